@@ -1,0 +1,3 @@
+from kohya_prep.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""The `kohya-prep` command line: a thin shell that parses, calls the library, and renders.
+
+Sub-commands load lazily so `kohya-prep --help` never imports Pillow, OpenCV or GitPython.
+Each command module imports only click and the standard library at its top.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from kohya_prep import __version__
+from kohya_prep.errors import KohyaPrepError
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported only when used (or listed by --help)."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            module_name, attr = self.lazy_commands[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KohyaPrepError as err:
+            # A user mistake, not a bug: one clear sentence, no traceback.
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; nothing was changed that was not already complete.", err=True)
+            ctx.exit(130)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "dataset": "kohya_prep.commands.dataset:dataset",
+        "doctor": "kohya_prep.commands.doctor:doctor",
+        "train-config": "kohya_prep.commands.train_config:train_config",
+    },
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, prog_name="kohya-prep")
+def cli() -> None:
+    """From raw character art to a kohya-ss/sd-scripts LoRA run that starts as written.
+
+    \b
+    Typical session:
+      kohya-prep doctor --fix                     # check and repair the kohya_ss install
+      kohya-prep dataset build dataset/demo.toml --preview
+      kohya-prep dataset build dataset/demo.toml  # the final, atomic build
+      kohya-prep train-config dataset/demo.toml --family sd15 --vram 8
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="kohya-prep")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

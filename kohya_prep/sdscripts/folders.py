@@ -1,0 +1,70 @@
+"""sd-scripts' folder and file-name rules (reference §3.1-3.3, §3.6), as pure functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+# library/train_util.py IMAGE_EXTENSIONS: globbed case-sensitively on Linux, all-lower or all-upper only.
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+IMAGE_EXTENSIONS_UPPER: tuple[str, ...] = tuple(ext.upper() for ext in IMAGE_EXTENSIONS)
+
+# Files sd-scripts writes beside the images (latent / text-encoder caches, cache_info).
+CACHE_FILE_PATTERN = re.compile(r"(_\d{4}x\d{4}(_[a-z0-9]+)?\.npz|_te(_outputs)?\.npz|_[a-z0-9]+_te\.npz|\.npz)$")
+METADATA_CACHE_NAME = "metadata_cache.json"
+
+
+@dataclass(frozen=True)
+class SubsetDirName:
+    """What sd-scripts makes of an immediate sub-folder of train_data_dir / reg_data_dir."""
+
+    name: str
+    num_repeats: int | None  # None: ignored with a warning (no integer prefix)
+    class_tokens: str | None
+
+    @property
+    def used(self) -> bool:
+        """sd-scripts loads it only with an integer prefix of at least 1 (0_ and -1_ are dropped silently)."""
+        return self.num_repeats is not None and self.num_repeats >= 1
+
+
+def parse_subset_dir_name(name: str) -> SubsetDirName:
+    """Parse a folder name exactly as config_util.generate_dreambooth_subsets_config_by_subdirs does."""
+    tokens = name.split("_")
+    try:
+        repeats = int(tokens[0])
+    except ValueError:
+        return SubsetDirName(name, None, None)
+    if len(tokens) < 2:
+        return SubsetDirName(name, None, None)
+    return SubsetDirName(name, repeats, "_".join(tokens[1:]))
+
+
+def is_loaded_image(filename: str) -> bool:
+    """True when sd-scripts' glob finds this file on Linux (exact lower- or upper-case extension)."""
+    suffix = PurePath(filename).suffix
+    return suffix in IMAGE_EXTENSIONS or suffix in IMAGE_EXTENSIONS_UPPER
+
+
+def caption_fallback_stem(image_path: str) -> str | None:
+    """The stem sd-scripts' face-crop caption fallback also tries, or None when it does not apply.
+
+    read_caption splits the whole path (folders included) on '_' and, with 5 or more pieces, drops
+    the last 4. It matters only when the primary caption file is missing.
+    """
+    base = str(PurePath(image_path).with_suffix(""))
+    tokens = base.split("_")
+    if len(tokens) >= 5:
+        return "_".join(tokens[:-4])
+    return None
+
+
+def stem_trips_caption_fallback(stem: str) -> bool:
+    """A file stem with four or more underscores can be misread by the fallback on its own."""
+    return stem.count("_") >= 4
+
+
+def is_cache_file(filename: str) -> bool:
+    """True for sd-scripts' own cache files (`*.npz`, metadata_cache.json)."""
+    return filename == METADATA_CACHE_NAME or filename.endswith(".npz")
