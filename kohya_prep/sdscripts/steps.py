@@ -1,0 +1,169 @@
+"""Samples, batches and steps per epoch as sd-scripts counts them (reference §3.4, §3.5), as pure functions.
+
+API:
+- `SubsetImages(image_sizes, num_repeats, is_reg=False, paths=())`: one DreamBooth subset of one dataset,
+  image sizes as (width, height); `paths` (same length, optional) name the images in reports and fix the
+  order sd-scripts registers reg images in (it sorts each folder's paths; we sort them too).
+- `plan_epoch(subsets, settings, batch_size, grad_accum=1, num_processes=1) -> EpochPlan`: reg balancing,
+  each image's bucket, samples per bucket (repeats included), batches per epoch (a `ceil` per bucket) and
+  steps per epoch = ceil(batches / num_processes / grad_accum).
+- `total_steps(plan, max_train_epochs)`: what sd-scripts sets max_train_steps to with --max_train_epochs.
+
+Reg balancing (end of DreamBoothDataset.__init__): train samples = Σ num_repeats × images over non-reg
+subsets. Reg images are registered in subset order, then path order, each adding its own num_repeats, until
+that count is reached; the rest are never used. If one pass falls short, further passes add +1 repeat to each
+reg image in turn from the first. Subsets with num_repeats < 1 or no images are skipped, as sd-scripts does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kohya_prep.sdscripts.buckets import BucketSettings, BucketTable, Size
+
+
+@dataclass(frozen=True)
+class SubsetImages:
+    """One subset's images as sd-scripts will load them."""
+
+    image_sizes: Sequence[Size]
+    num_repeats: int
+    is_reg: bool = False
+    paths: Sequence[str] = field(default_factory=tuple)
+
+    def ordered(self) -> list[tuple[str, Size]]:
+        """(path, size) pairs in sd-scripts' order: sorted by path; unnamed images keep their order."""
+        names = list(self.paths) if self.paths else [f"#{i}" for i in range(len(self.image_sizes))]
+        pairs = list(zip(names, self.image_sizes, strict=True))
+        return sorted(pairs, key=lambda pair: pair[0]) if self.paths else pairs
+
+
+@dataclass(frozen=True)
+class ImagePlacement:
+    """One image in the epoch: its bucket, its repeats after reg balancing (0: never used), and upscaling."""
+
+    path: str
+    size: Size
+    is_reg: bool
+    num_repeats: int
+    bucket: Size
+    upscaled: bool
+
+
+@dataclass(frozen=True)
+class BucketCount:
+    """One bucket: distinct images, samples (repeats included) and the batches cut from them."""
+
+    reso: Size
+    images: int
+    train_samples: int
+    reg_samples: int
+    batches: int
+
+    @property
+    def samples(self) -> int:
+        return self.train_samples + self.reg_samples
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """What one epoch of one dataset holds, as sd-scripts builds it."""
+
+    placements: tuple[ImagePlacement, ...]
+    buckets: tuple[BucketCount, ...]  # sorted by resolution, only those holding samples
+    num_train_images: int  # train samples per epoch (repeats included): sd-scripts' "train images with repeats"
+    num_reg_images: int  # reg samples on disk × repeats, before balancing
+    reg_samples: int  # reg samples actually in each epoch
+    reg_unused: tuple[str, ...]  # reg images never used
+    reg_extra_repeats: int  # repeats added round-robin when the reg set is too small
+    batch_size: int
+    grad_accum: int
+    num_processes: int
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return self.num_train_images + self.reg_samples
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return sum(bucket.batches for bucket in self.buckets)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.batches_per_epoch / (self.num_processes * self.grad_accum))
+
+    @property
+    def upscaled(self) -> tuple[ImagePlacement, ...]:
+        return tuple(p for p in self.placements if p.upscaled and p.num_repeats > 0)
+
+
+def balance_reg_repeats(num_train_images: int, reg_repeats: Sequence[int]) -> list[int]:
+    """Effective repeats per reg image (in registration order) after sd-scripts' balancing; 0 = never used."""
+    result = [0] * len(reg_repeats)
+    if not reg_repeats or sum(reg_repeats) == 0:
+        return result
+    total = 0
+    for i, repeats in enumerate(reg_repeats):
+        if total >= num_train_images:
+            break
+        result[i] = repeats
+        total += repeats
+    i = 0
+    while total < num_train_images:  # only after a full first pass fell short
+        result[i % len(result)] += 1
+        total += 1
+        i += 1
+    return result
+
+
+def plan_epoch(
+    subsets: Sequence[SubsetImages],
+    settings: BucketSettings,
+    batch_size: int,
+    grad_accum: int = 1,
+    num_processes: int = 1,
+) -> EpochPlan:
+    """Reg balancing, bucket assignment, per-bucket batches and steps for one dataset's epoch."""
+    used = [s for s in subsets if s.num_repeats >= 1 and len(s.image_sizes) > 0]
+    train = [(path, size, s.num_repeats, False) for s in used if not s.is_reg for path, size in s.ordered()]
+    reg = [(path, size, s.num_repeats) for s in used if s.is_reg for path, size in s.ordered()]
+    num_train_images = sum(item[2] for item in train)
+    reg_repeats = balance_reg_repeats(num_train_images, [item[2] for item in reg])
+    images = train + [(path, size, repeats, True) for (path, size, _), repeats in zip(reg, reg_repeats, strict=True)]
+    table = BucketTable.from_settings(settings)
+    placements = []
+    for path, size, repeats, is_reg in images:
+        assignment = table.assign(size)
+        placements.append(ImagePlacement(path, size, is_reg, repeats, assignment.bucket, assignment.upscaled))
+    return EpochPlan(
+        placements=tuple(placements),
+        buckets=_count_buckets(placements, batch_size),
+        num_train_images=num_train_images,
+        num_reg_images=sum(item[2] for item in reg),
+        reg_samples=sum(reg_repeats),
+        reg_unused=tuple(path for (path, _, _), repeats in zip(reg, reg_repeats, strict=True) if repeats == 0),
+        reg_extra_repeats=sum(max(0, n - item[2]) for item, n in zip(reg, reg_repeats, strict=True)),
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        num_processes=num_processes,
+    )
+
+
+def _count_buckets(placements: Sequence[ImagePlacement], batch_size: int) -> tuple[BucketCount, ...]:
+    counts: dict[Size, list[int]] = {}
+    for p in placements:
+        if p.num_repeats <= 0:
+            continue
+        images, train, reg = counts.setdefault(p.bucket, [0, 0, 0])
+        counts[p.bucket] = [images + 1, train + (0 if p.is_reg else p.num_repeats), reg + (p.num_repeats if p.is_reg else 0)]
+    return tuple(
+        BucketCount(reso, images, train, reg, math.ceil((train + reg) / batch_size))
+        for reso, (images, train, reg) in sorted(counts.items())
+    )
+
+
+def total_steps(plan: EpochPlan, max_train_epochs: int) -> int:
+    """max_train_steps as sd-scripts derives it from --max_train_epochs (it overrides --max_train_steps)."""
+    return max_train_epochs * plan.steps_per_epoch
