@@ -1,0 +1,110 @@
+"""Image hygiene: unreadable, truncated, mislabelled, tiny, duplicated, badly named, stale caches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from kohya_prep.check.findings import Finding, error, warning
+from kohya_prep.check.scan import ImageFile, ScannedSubset
+from kohya_prep.sdscripts.folders import stem_trips_caption_fallback
+
+_SUFFIX_KIND = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
+NEAR_DUPLICATE_BITS = 4  # dHash bits that may differ (of 64) for two images to count as near-duplicates
+
+
+def image_findings(subset: ScannedSubset, min_side: int) -> list[Finding]:
+    """Per-image problems in one subset."""
+    found: list[Finding] = []
+    for image in subset.images:
+        found.extend(_one_image(image, min_side))
+    found.extend(_stale_caches(subset))
+    return found
+
+
+def _one_image(image: ImageFile, min_side: int) -> list[Finding]:
+    found = []
+    path = image.path
+    if image.truncated:
+        found.append(error("truncated-image", path, f"{path.name} ends before its {image.kind} end marker (a cut-off "
+                           "download or copy): sd-scripts stops with 'image file is truncated' when it loads it",
+                           "re-export or re-copy the image from its source, or delete it"))
+    elif image.size is None:
+        found.append(error("unreadable-image", path, f"{path.name} cannot be read as an image: sd-scripts will crash "
+                           "loading it", "re-export it as PNG, or delete it"))
+    expected = _SUFFIX_KIND.get(path.suffix.lower())
+    if image.kind is not None and expected is not None and image.kind != expected:
+        found.append(warning("extension-mismatch", path, f"{path.name} is a {image.kind.upper()} file named {path.suffix}",
+                             f"rename it to {path.stem}.{'jpg' if image.kind == 'jpeg' else image.kind} (or re-save as "
+                             f"{expected.upper()})"))
+    if image.size is not None and min(image.size) < min_side:
+        width, height = image.size
+        found.append(warning("tiny-image", path, f"{path.name} is {width}x{height}: its short side is below the "
+                             f"training resolution {min_side}, so sd-scripts upscales it (blurry samples)",
+                             f"replace it with a larger source (short side >= {min_side}) or remove it"))
+    if stem_trips_caption_fallback(path.stem):
+        found.append(warning("underscore-stem", path, f"'{path.stem}' has {path.stem.count('_')} underscores: sd-scripts'"
+                             " face-crop caption fallback and face_crop_aug_range read such names as "
+                             "name_x_y_w_h", f"rename it with fewer than 4 underscores, e.g. {path.stem.replace('_', '-')}"
+                             f"{path.suffix}"))
+    return found
+
+
+def _stale_caches(subset: ScannedSubset) -> list[Finding]:
+    """Cache files older than the image they belong to: sd-scripts reuses them after the image changed."""
+    found = []
+    newest = max((image.mtime for image in subset.images), default=0.0)
+    by_stem = {image.path.stem: image for image in subset.images}
+    for path, mtime in subset.caches:
+        if path.name == "metadata_cache.json":
+            if mtime < newest:
+                found.append(warning("stale-cache", path, "metadata_cache.json is older than the newest image: with "
+                                     "cache_info sd-scripts reuses its old captions and sizes", f"delete {path}"))
+            continue
+        image = _owner(path.name, by_stem)
+        if image is not None and mtime < image.mtime:
+            found.append(warning("stale-cache", path, f"{path.name} is older than {image.path.name}: sd-scripts will "
+                                 "train on the latents cached from the old image", f"delete {path} (sd-scripts recaches)"))
+    return found
+
+
+def _owner(cache_name: str, by_stem: dict[str, ImageFile]) -> ImageFile | None:
+    """The image a cache file belongs to: `<stem>.npz` or `<stem>_<WxH|te|...>.npz`."""
+    stem = cache_name[: -len(".npz")]
+    while stem:
+        if stem in by_stem:
+            return by_stem[stem]
+        if "_" not in stem:
+            return None
+        stem = stem.rsplit("_", 1)[0]
+    return None
+
+
+def duplicate_findings(images: Sequence[ImageFile]) -> list[Finding]:
+    """Groups of identical or near-identical images (dHash within NEAR_DUPLICATE_BITS), across all subsets."""
+    import numpy as np
+
+    hashed = [image for image in images if image.dhash is not None]
+    if len(hashed) < 2:
+        return []
+    bits = np.array([[(int(image.dhash or 0) >> i) & 1 for i in range(64)] for image in hashed], dtype=np.int32)
+    distance = bits @ (1 - bits).T + (1 - bits) @ bits.T
+    found = []
+    seen: set[int] = set()
+    for i in range(len(hashed)):
+        if i in seen:
+            continue
+        group = [j for j in range(i + 1, len(hashed)) if j not in seen and distance[i, j] <= NEAR_DUPLICATE_BITS]
+        if group:
+            seen.update(group)
+            paths = [hashed[i].path, *(hashed[j].path for j in group)]
+            exact = all(distance[i, j] == 0 for j in group)
+            found.append(warning("duplicate-image", paths[0],
+                                 f"{'identical' if exact else 'near-identical'} images: {_relative(paths)}; each copy "
+                                 "weighs the same picture again",
+                                 "keep one of them (or give the copies fewer repeats)"))
+    return found
+
+
+def _relative(paths: Sequence[Path]) -> str:
+    return ", ".join(f"{p.parent.name}/{p.name}" for p in paths[:6]) + (f" and {len(paths) - 6} more" if len(paths) > 6 else "")
