@@ -90,4 +90,7 @@ def build_lock(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BuildError(f"another kohya-prep build is writing {lock_path.parent}; wait for it to finish") from None
-        yield
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)  # leave no trace; a killed build's lock dies with its process
