@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from check_data import caption, codes, finding, image, run_check, subset
+
+from tests.check_data import caption, codes, finding, image, run_check, subset
 
 
 def test_txt_captions_with_default_caption_extension(tmp_path: Path) -> None:

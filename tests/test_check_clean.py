@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from check_data import built_dataset
 from click.testing import CliRunner
 
 from kohya_prep.cli import cli
+from tests.check_data import built_dataset
+from tests.helpers import figure_image, write_spec
 
 
 def _check(*args: str) -> tuple[int, str]:
@@ -59,3 +60,45 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["dataset", "check", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert f"Error: {tmp_path / 'nope'} does not exist" in result.output
+
+
+def _build_spec(tmp_path: Path, reg: dict | None = None) -> Path:
+    spec = write_spec(tmp_path, [
+        {"name": "tall", "box": [50, 40, 300, 700], "flip": True, "caption": "full body, left hand up"},
+        {"name": "wide", "box": [500, 50, 450, 250], "caption": "blue box"},
+        {"name": "head", "box": [100, 100, 200, 200], "caption": "portrait"},
+    ], reg=reg)
+    result = CliRunner().invoke(cli, ["dataset", "build", str(spec)])
+    assert result.exit_code == 0, result.output
+    return spec
+
+
+def test_dataset_built_by_kohya_prep_checks_clean_from_its_spec(tmp_path: Path) -> None:
+    spec = _build_spec(tmp_path)
+    code, output = _check(str(spec), "--json")
+    report = json.loads(output)
+    assert code == 0, output
+    assert (report["errors"], report["warnings"]) == (0, 0), output
+    assert report["datasets"][0]["subsets"][0]["images"] == 4
+    assert "trigger word 'chara' (given)" in output
+
+
+def test_dataset_built_with_reg_checks_clean_from_its_folder(tmp_path: Path) -> None:
+    reg = tmp_path / "my reg"
+    reg.mkdir()
+    for i in range(3):
+        figure_image((300 + 100 * i, 600)).save(reg / f"girl_{i:03d}.jpg")
+    spec = _build_spec(tmp_path, reg={"class": "girl", "repeats": 1, "dir": "my reg"})
+    code, output = _check(str(tmp_path / "chara"), "--caption-extension", ".txt", "--json")
+    report = json.loads(output)
+    assert code == 0, output
+    assert (report["errors"], report["warnings"]) == (0, 0), output
+    assert spec.exists()
+
+
+def test_spec_not_built_yet(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, [{"name": "a"}])
+    result = CliRunner().invoke(cli, ["dataset", "check", str(spec)])
+    assert result.exit_code == 1
+    train = tmp_path / "chara" / "train"
+    assert result.output == f"Error: {train} does not exist yet; run `kohya-prep dataset build {spec}` first.\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from check_data import codes, finding, image, run_check, subset
+from tests.check_data import codes, finding, image, run_check, subset
 
 
 def _config(path: Path, body: str) -> Path:

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from check_data import codes, finding, image, picture, run_check, subset
-from PIL import ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from kohya_prep.check.scan import is_truncated, sniff_format
+from tests.check_data import codes, finding, image, picture, run_check, subset
 
 
 def _dataset(tmp_path: Path) -> Path:
@@ -74,8 +74,8 @@ def test_identical_and_near_identical_images(tmp_path: Path) -> None:
     dups = [f for f in report["findings"] if f["code"] == "duplicate-image"]
     assert code == 0
     assert [f["message"].split(";")[0] for f in dups] == [
-        "identical-looking images: 10_mychar/a.png, 10_mychar/b.png",
-        "near-identical images: 10_mychar/c.png, 10_mychar/d.jpg",
+        "identical or near-identical images: 10_mychar/a.png, 10_mychar/b.png",
+        "identical or near-identical images: 10_mychar/c.png, 10_mychar/d.jpg",
     ]
     assert dups[0]["fix"] == "keep one of them (or give the copies fewer repeats)"
 
@@ -85,6 +85,21 @@ def test_mirrored_copy_is_not_a_duplicate(tmp_path: Path) -> None:
     picture(70).save(folder / "crop.png")
     ImageOps.mirror(picture(70)).save(folder / "crop-flip.png")
     _, report = _check(tmp_path)
+    assert "duplicate-image" not in codes(report)
+    assert "flip-like-original" not in codes(report)
+
+
+def test_flipped_copy_of_a_symmetric_subject_is_a_fact(tmp_path: Path) -> None:
+    folder = _dataset(tmp_path)
+    symmetric = picture(80, (256, 512))
+    both = Image.new("RGB", (512, 512))
+    both.paste(symmetric, (0, 0))
+    both.paste(ImageOps.mirror(symmetric), (256, 0))
+    both.save(folder / "front.png")
+    ImageOps.mirror(both).save(folder / "front-flip.png")
+    code, report = _check(tmp_path)
+    found = finding(report, "flip-like-original")
+    assert (code, found["severity"]) == (0, "info")
     assert "duplicate-image" not in codes(report)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from check_data import finding, image, run_check, subset
+from tests.check_data import finding, image, run_check, subset
 
 
 def test_subset_folder_given_is_checked_as_its_parent(tmp_path: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from kohya_prep.check.findings import Finding, error, warning
+from kohya_prep.check.findings import Finding, error, info, warning
 from kohya_prep.check.scan import ImageFile, ScannedSubset
 from kohya_prep.sdscripts.folders import stem_trips_caption_fallback
 
 _SUFFIX_KIND = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
+FLIP_SUFFIXES = ("-flip", "_flip", "-flipped", "_flipped")  # mirrored copies, kohya-prep's first
 NEAR_DUPLICATE_BITS = 4  # dHash bits that may differ (of 64) for two images to count as near-duplicates
 
 
@@ -81,29 +82,44 @@ def _owner(cache_name: str, by_stem: dict[str, ImageFile]) -> ImageFile | None:
 
 
 def duplicate_findings(images: Sequence[ImageFile]) -> list[Finding]:
-    """Groups of identical or near-identical images (dHash within NEAR_DUPLICATE_BITS), across all subsets."""
+    """Groups of identical or near-identical images (dHash within NEAR_DUPLICATE_BITS), across all subsets.
+
+    A deliberate mirrored copy (`name-flip.png` next to `name.png`, as kohya-prep builds them) is not a
+    duplicate; when it looks like its original the subject is symmetric, which is only worth a fact.
+    """
     import numpy as np
 
     hashed = [image for image in images if image.dhash is not None]
     if len(hashed) < 2:
         return []
     bits = np.array([[(int(image.dhash or 0) >> i) & 1 for i in range(64)] for image in hashed], dtype=np.int32)
-    distance = bits @ (1 - bits).T + (1 - bits) @ bits.T
-    found = []
+    close = (bits @ (1 - bits).T + (1 - bits) @ bits.T) <= NEAR_DUPLICATE_BITS
+    found: list[Finding] = []
     seen: set[int] = set()
     for i in range(len(hashed)):
         if i in seen:
             continue
-        group = [j for j in range(i + 1, len(hashed)) if j not in seen and distance[i, j] <= NEAR_DUPLICATE_BITS]
+        flips = [j for j in range(len(hashed)) if close[i, j] and _is_flip_pair(hashed[i].path, hashed[j].path)]
+        group = [j for j in range(i + 1, len(hashed)) if j not in seen and close[i, j] and j not in flips]
+        found.extend(_flip_fact(hashed[i].path, hashed[j].path) for j in flips if j > i)
         if group:
             seen.update(group)
             paths = [hashed[i].path, *(hashed[j].path for j in group)]
-            exact = all(distance[i, j] == 0 for j in group)
             found.append(warning("duplicate-image", paths[0],
-                                 f"{'identical' if exact else 'near-identical'} images: {_relative(paths)}; each copy "
-                                 "weighs the same picture again",
-                                 "keep one of them (or give the copies fewer repeats)"))
+                                 f"identical or near-identical images: {_relative(paths)}; each copy weighs the same "
+                                 "picture again", "keep one of them (or give the copies fewer repeats)"))
     return found
+
+
+def _is_flip_pair(a: Path, b: Path) -> bool:
+    return a.parent == b.parent and any(
+        x.stem == y.stem + suffix for x, y in ((a, b), (b, a)) for suffix in FLIP_SUFFIXES
+    )
+
+
+def _flip_fact(a: Path, b: Path) -> Finding:
+    return info("flip-like-original", a, f"{a.name} and {b.name} look alike although one is mirrored: the subject is "
+                "nearly symmetric, so the flipped copy adds little", "drop flip for this crop if you want fewer samples")
 
 
 def _relative(paths: Sequence[Path]) -> str:
