@@ -9,7 +9,7 @@ field must not exceed the file. Pixels are decoded only for the duplicate scan (
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
 from kohya_prep.check.inputs import SubsetConfig
@@ -82,10 +82,32 @@ def scan_subset(config: SubsetConfig, duplicates: bool) -> ScannedSubset:
             caches.append((folder / name, files[name].stat().st_mtime))
         elif is_image_like(name):
             if is_loaded_image(name) and not name.startswith("."):  # glob's '*' skips dotfiles
-                images.append(_scan_image(folder / name, files[name], files, config, duplicates))
+                images.append(_scan_image(folder / name, files[name], files, config))
             else:
                 skipped.append(folder / name)
+    if duplicates:
+        images = _with_dhashes(images)
     return ScannedSubset(config, True, tuple(images), tuple(skipped), tuple(sorted(subfolders)), tuple(caches))
+
+
+def _with_dhashes(images: list[ImageFile]) -> list[ImageFile]:
+    """Decode for the perceptual hash in threads: Pillow releases the GIL while it decodes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    readable = [image for image in images if image.size is not None and not image.truncated]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        hashes = dict(zip((str(i.path) for i in readable), pool.map(_dhash_file, [i.path for i in readable]), strict=True))
+    return [replace(image, dhash=hashes.get(str(image.path))) for image in images]
+
+
+def _dhash_file(path: Path) -> int | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return dhash_of(image)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _count_images(folder: str) -> int:
@@ -93,8 +115,7 @@ def _count_images(folder: str) -> int:
         return sum(1 for e in entries if is_image_like(e.name))
 
 
-def _scan_image(path: Path, entry: os.DirEntry[str], names: dict[str, os.DirEntry[str]], config: SubsetConfig,
-                duplicates: bool) -> ImageFile:
+def _scan_image(path: Path, entry: os.DirEntry[str], names: dict[str, os.DirEntry[str]], config: SubsetConfig) -> ImageFile:
     stem = path.name[: -len(path.suffix)]
     caption_name = stem + config.caption_extension
     caption = CaptionFile(path.parent / caption_name, _read(path.parent / caption_name)) if caption_name in names else None
@@ -105,8 +126,8 @@ def _scan_image(path: Path, entry: os.DirEntry[str], names: dict[str, os.DirEntr
         fallback_stem = caption_fallback_stem(str(path))
         if fallback_stem is not None and os.path.isfile(fallback_stem + config.caption_extension):
             fallback = Path(fallback_stem + config.caption_extension)
-    size, kind, truncated, dhash = _read_image(path, duplicates)
-    return ImageFile(path, size, kind, truncated, entry.stat().st_mtime, caption, others, fallback, dhash)
+    size, kind, truncated = _read_image(path)
+    return ImageFile(path, size, kind, truncated, entry.stat().st_mtime, caption, others, fallback)
 
 
 def _read(path: Path) -> bytes:
@@ -144,7 +165,7 @@ def is_truncated(kind: str | None, head: bytes, tail: bytes, file_size: int) -> 
     return False
 
 
-def _read_image(path: Path, duplicates: bool) -> tuple[Size | None, str | None, bool, int | None]:
+def _read_image(path: Path) -> tuple[Size | None, str | None, bool]:
     from PIL import Image
 
     with open(path, "rb") as handle:
@@ -158,10 +179,9 @@ def _read_image(path: Path, duplicates: bool) -> tuple[Size | None, str | None, 
         try:
             with Image.open(handle) as image:
                 size = image.size
-                dhash = dhash_of(image) if duplicates and not truncated else None
         except (OSError, ValueError, Image.DecompressionBombError):
-            return None, kind, truncated, None
-    return (int(size[0]), int(size[1])), kind, truncated, dhash
+            return None, kind, truncated
+    return (int(size[0]), int(size[1])), kind, truncated
 
 
 def dhash_of(image: object) -> int:
