@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,25 @@ def test_committed_sources_are_what_make_demo_draws(drawn: tuple[Path, Path], na
     fresh_mode, fresh_size, fresh = _thumb(drawn[0] / name)
     assert (committed_mode, committed_size) == (fresh_mode, fresh_size)
     assert np.abs(committed - fresh).max() <= 24
+
+
+def test_demo_builds_from_a_copy(tmp_path: Path) -> None:
+    """What `make dataset` does, on a copy: 18 approved crops + 5 flips = 23 images, speculative left out."""
+    from click.testing import CliRunner
+
+    from kohya_prep.cli import cli
+
+    shutil.copy(SPEC, tmp_path / "demo.toml")
+    shutil.copytree(DATASET / "sources", tmp_path / "sources")
+    result = CliRunner().invoke(cli, ["dataset", "build", str(tmp_path / "demo.toml")])
+    subset = tmp_path / "demo" / "train" / "10_mirakp girl"
+    images = sorted(p.name for p in subset.glob("*.png"))
+    with Image.open(subset / "turn-b-front.png") as img:
+        mode, size, corner = img.mode, img.size, img.getpixel((0, 0))
+    flip_caption = (subset / "sheet-side-flip.txt").read_text(encoding="utf-8")
+    assert result.exit_code == 0, result.output
+    assert len(images) == 23
+    assert "face-angry.png" not in images
+    assert (mode, size, corner) == ("RGB", (512, 512), (255, 255, 255))  # transparency laid on the background
+    assert flip_caption.startswith("mirakp, full body, standing, side view, profile, facing right,")
+    assert "turn-b-three-quarter" in result.output and "side ponytail" in result.output
