@@ -70,6 +70,17 @@ def test_include_speculative_and_json_report(tmp_path: Path) -> None:
     assert data["train_data_dir"] == str(tmp_path / "chara" / "train")
 
 
+def test_png_small_gives_the_same_pixels_in_smaller_files(tmp_path: Path) -> None:
+    spec = _three_crops(tmp_path)
+    _build(spec)
+    image = tmp_path / "chara" / "train" / SUBSET / "tall.png"
+    fast_bytes, fast_pixels = image.stat().st_size, np.asarray(Image.open(image))
+    data = json.loads(_build(spec, "--png", "small", "--json").output)
+    assert len(data["rendered"]) == 3  # the PNG mode is an input of every image
+    assert image.stat().st_size < fast_bytes
+    assert (np.asarray(Image.open(image)) == fast_pixels).all()
+
+
 def test_reg_folder_is_letterboxed_with_class_captions(tmp_path: Path) -> None:
     reg = tmp_path / "my reg"
     reg.mkdir()
