@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from kohya_prep.check.findings import Finding, error, info, warning
-from kohya_prep.check.scan import ImageFile, ScannedSubset
+from kohya_prep.check.scan import HASH_SIDE, ImageFile, ScannedSubset
 from kohya_prep.sdscripts.folders import stem_trips_caption_fallback
 
 _SUFFIX_KIND = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
 FLIP_SUFFIXES = ("-flip", "_flip", "-flipped", "_flipped")  # mirrored copies, kohya-prep's first
-NEAR_DUPLICATE_BITS = 4  # dHash bits that may differ (of 64) for two images to count as near-duplicates
+LOOK_ALIKE_BITS = 10  # of the 256 dHash bits, that may differ for two images to look alike
 
 
 def image_findings(subset: ScannedSubset, min_side: int) -> list[Finding]:
@@ -82,33 +83,50 @@ def _owner(cache_name: str, by_stem: dict[str, ImageFile]) -> ImageFile | None:
 
 
 def duplicate_findings(images: Sequence[ImageFile]) -> list[Finding]:
-    """Groups of identical or near-identical images (dHash within NEAR_DUPLICATE_BITS), across all subsets.
+    """Identical files (a warning: each copy weighs the same picture again) and look-alikes (a fact).
 
-    A deliberate mirrored copy (`name-flip.png` next to `name.png`, as kohya-prep builds them) is not a
-    duplicate; when it looks like its original the subject is symmetric, which is only worth a fact.
+    Look-alikes are images whose 256-bit dHash differs in at most LOOK_ALIKE_BITS bits. On flat line art a
+    JPEG re-encode moves as many bits as the same pose redrawn on another sheet, so a look-alike is left
+    for the user to judge. A deliberate mirrored copy (`name-flip.png` next to `name.png`, as kohya-prep
+    builds them) is neither; when it looks like its original the subject is symmetric, which is a fact.
     """
-    import numpy as np
-
+    found = _identical_files(images)
     hashed = [image for image in images if image.dhash is not None]
     if len(hashed) < 2:
-        return []
-    bits = np.array([[(int(image.dhash or 0) >> i) & 1 for i in range(64)] for image in hashed], dtype=np.int32)
-    close = (bits @ (1 - bits).T + (1 - bits) @ bits.T) <= NEAR_DUPLICATE_BITS
-    found: list[Finding] = []
+        return found
+    close = _close_pairs([int(image.dhash or 0) for image in hashed])
     seen: set[int] = set()
     for i in range(len(hashed)):
         if i in seen:
             continue
         flips = [j for j in range(len(hashed)) if close[i, j] and _is_flip_pair(hashed[i].path, hashed[j].path)]
-        group = [j for j in range(i + 1, len(hashed)) if j not in seen and close[i, j] and j not in flips]
+        group = [j for j in range(i + 1, len(hashed)) if j not in seen and close[i, j] and j not in flips
+                 and hashed[i].digest != hashed[j].digest]
         found.extend(_flip_fact(hashed[i].path, hashed[j].path) for j in flips if j > i)
         if group:
             seen.update(group)
             paths = [hashed[i].path, *(hashed[j].path for j in group)]
-            found.append(warning("duplicate-image", paths[0],
-                                 f"identical or near-identical images: {_relative(paths)}; each copy weighs the same "
-                                 "picture again", "keep one of them (or give the copies fewer repeats)"))
+            found.append(info("look-alike", paths[0], f"images that look alike: {_relative(paths)}",
+                              "keep them if they differ in what you mean to teach; drop near-copies"))
     return found
+
+
+def _identical_files(images: Sequence[ImageFile]) -> list[Finding]:
+    groups: dict[str, list[Path]] = {}
+    for image in images:
+        if image.digest is not None:
+            groups.setdefault(image.digest, []).append(image.path)
+    return [warning("duplicate-image", paths[0], f"identical files: {_relative(paths)}; each copy weighs the same "
+                    "picture again", "keep one of them (or give the copies fewer repeats)")
+            for paths in groups.values() if len(paths) > 1]
+
+
+def _close_pairs(hashes: list[int]) -> Any:
+    """A boolean matrix: Hamming distance between two hashes at most LOOK_ALIKE_BITS."""
+    import numpy as np
+
+    bits = np.array([[(h >> i) & 1 for i in range(HASH_SIDE * HASH_SIDE)] for h in hashes], dtype=np.int32)
+    return (bits @ (1 - bits).T + (1 - bits) @ bits.T) <= LOOK_ALIKE_BITS
 
 
 def _is_flip_pair(a: Path, b: Path) -> bool:

@@ -48,7 +48,8 @@ class ImageFile:
     caption: CaptionFile | None  # <stem><caption_extension>
     other_captions: tuple[Path, ...]  # <stem>.txt / .caption / ... under another extension
     fallback_caption: Path | None  # what the underscore fallback would read instead, when it exists
-    dhash: int | None = None
+    dhash: int | None = None  # duplicate scan only: 256-bit difference hash of the trimmed picture
+    digest: str | None = None  # duplicate scan only: SHA-1 of the file's bytes
 
 
 @dataclass(frozen=True)
@@ -96,18 +97,24 @@ def _with_dhashes(images: list[ImageFile]) -> list[ImageFile]:
 
     readable = [image for image in images if image.size is not None and not image.truncated]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        hashes = dict(zip((str(i.path) for i in readable), pool.map(_dhash_file, [i.path for i in readable]), strict=True))
-    return [replace(image, dhash=hashes.get(str(image.path))) for image in images]
+        hashes = dict(zip((str(i.path) for i in readable), pool.map(_hash_file, [i.path for i in readable]), strict=True))
+    return [replace(image, dhash=hashes.get(str(image.path), (None, None))[0],
+                    digest=hashes.get(str(image.path), (None, None))[1]) for image in images]
 
 
-def _dhash_file(path: Path) -> int | None:
+def _hash_file(path: Path) -> tuple[int | None, str | None]:
+    import hashlib
+    import io
+
     from PIL import Image
 
+    data = path.read_bytes()
+    digest = hashlib.sha1(data).hexdigest()
     try:
-        with Image.open(path) as image:
-            return dhash_of(image)
+        with Image.open(io.BytesIO(data)) as image:
+            return dhash_of(image), digest
     except (OSError, ValueError, Image.DecompressionBombError):
-        return None
+        return None, digest
 
 
 def _count_images(folder: str) -> int:
@@ -184,13 +191,22 @@ def _read_image(path: Path) -> tuple[Size | None, str | None, bool]:
     return (int(size[0]), int(size[1])), kind, truncated
 
 
+HASH_SIDE = 16  # a 16x16 difference hash: 256 bits
+
+
 def dhash_of(image: object) -> int:
-    """64-bit difference hash: brightness steps between neighbours on a 9x8 grey thumbnail."""
+    """256-bit difference hash (brightness steps between neighbours on a 17x16 grey thumbnail) of the
+    picture without its uniform border, so letterbox padding does not make every crop look alike."""
     import numpy as np
-    from PIL import Image
+    from PIL import Image, ImageChops
 
     assert isinstance(image, Image.Image)
-    image.draft("L", (64, 64))  # JPEG: decode at reduced scale
-    small = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    image.draft("L", (128, 128))  # JPEG: decode at reduced scale
+    grey = image.convert("L")
+    border = Image.new("L", grey.size, grey.getpixel((0, 0)))
+    box = ImageChops.difference(grey, border).point(lambda v: 255 if v > 8 else 0).getbbox()
+    if box:
+        grey = grey.crop(box)
+    small = np.asarray(grey.resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.BILINEAR), dtype=np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return int(sum(1 << i for i, bit in enumerate(bits) if bit))
