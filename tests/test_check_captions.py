@@ -121,3 +121,12 @@ def test_keep_tokens_separator_without_shuffle_is_literal(tmp_path: Path) -> Non
     found = finding(report, "keep-tokens-separator-literal")
     assert (code, found["severity"]) == (0, "warning")
     assert found["fix"] == 'set keep_tokens_separator = "|||" with shuffle_caption = true, or remove the |||'
+
+
+def test_reg_images_without_captions_use_their_class_tokens(tmp_path: Path) -> None:
+    subset(tmp_path / "train", "10_mychar girl", 2, text="mychar, 1girl")
+    subset(tmp_path / "reg", "1_girl", 2, ext="", seed=40)
+    code, report = run_check(str(tmp_path), "--caption-extension", ".txt")
+    found = finding(report, "caption-missing")
+    assert (code, found["severity"]) == (0, "info")
+    assert found["message"].endswith("they train on the class tokens 'girl'")

@@ -124,3 +124,12 @@ def test_file_that_is_not_a_dataset(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["dataset", "check", str(tmp_path / "notes.md")])
     assert result.exit_code == 1
     assert "is a file; give a train_data_dir folder" in result.output
+
+
+def test_image_folder_without_prefix_given(tmp_path: Path) -> None:
+    folder = subset(tmp_path, "pictures", 2, text="mychar")
+    code, report = run_check(str(folder), "--caption-extension", ".txt")
+    assert code == 1
+    assert {"subset-folder-given", "dir-without-repeats", "no-data"} <= {f["code"] for f in report["findings"]}
+    fix = finding(report, "dir-without-repeats")["fix"]
+    assert fix == "rename it to '10_pictures' (10 repeats) or move it out of the train_data_dir"

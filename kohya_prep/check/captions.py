@@ -49,7 +49,7 @@ def caption_file_findings(subset: ScannedSubset) -> list[Finding]:
                            f"{config.caption_extension} ({few([i.other_captions[0] for i in elsewhere])}): it will "
                            "ignore them and log 'No caption file found'",
                            f'set caption_extension = "{ext}" in the dataset config (or --caption_extension {ext})'))
-    found.extend(_missing(config.image_dir, [i for i in missing if not i.other_captions], config.class_tokens))
+    found.extend(_missing(config.image_dir, [i for i in missing if not i.other_captions], config.class_tokens, config.is_reg))
     found.extend(_fallback_hits(missing))
     for image in subset.images:
         if image.caption is not None:
@@ -57,11 +57,13 @@ def caption_file_findings(subset: ScannedSubset) -> list[Finding]:
     return found
 
 
-def _missing(folder: object, images: Sequence[ImageFile], class_tokens: str | None) -> list[Finding]:
+def _missing(folder: object, images: Sequence[ImageFile], class_tokens: str | None, is_reg: bool) -> list[Finding]:
     if not images:
         return []
     trains_on = f"the class tokens '{class_tokens}'" if class_tokens else "an empty caption (no class tokens either)"
-    return [warning("caption-missing", folder,
+    # Reg images captioned by their folder's class word is the usual, intended set-up.
+    make = info if is_reg and class_tokens else warning
+    return [make("caption-missing", folder,
                     f"{len(images)} image(s) have no caption file ({few([i.path for i in images])}): they train on {trains_on}",
                     "write a one-line caption next to each image (<image stem> + caption extension)")]
 
