@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kohya_prep.doctor.checks import CheckResult, fail, ok, warn
+from kohya_prep.doctor.proc import run_bounded
 
 QUERY_FIELDS = ("index", "name", "memory.total", "memory.free", "driver_version", "compute_cap")
 QUERY_ARGS = ["--query-gpu=" + ",".join(QUERY_FIELDS), "--format=csv"]
@@ -156,7 +157,7 @@ class _Run:
 
 def _run(argv: list[str], timeout: float) -> _Run:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = run_bounded(argv, timeout)
     except subprocess.TimeoutExpired:
         return _Run("", f"nvidia-smi did not answer within {timeout:g} s (the driver may be hung)")
     except OSError as err:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kohya_prep.doctor.checks import CheckResult, fail, ok, warn
 from kohya_prep.doctor.gpu import GpuInfo
+from kohya_prep.doctor.proc import run_bounded
 
 # kohya_ss setup/setup_common.py: MIN_PYTHON_VERSION = (3, 10, 9), MAX_PYTHON_VERSION = (3, 13, 0) exclusive.
 MIN_PYTHON = (3, 10, 9)
@@ -57,9 +58,7 @@ class VenvProbe:
 def run_probe(python: Path, timeout: float = 30.0) -> VenvProbe:
     """Run the probe with the venv's interpreter; a hang or crash becomes `error`, never an exception."""
     try:
-        done = subprocess.run(
-            [str(python), "-c", PROBE_SCRIPT], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+        done = run_bounded([str(python), "-c", PROBE_SCRIPT], timeout)
     except subprocess.TimeoutExpired:
         return VenvProbe(python, None, f"{python} did not finish the probe within {timeout:g} s")
     except OSError as err:

@@ -7,7 +7,6 @@ is as it was.
 
 from __future__ import annotations
 
-import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,16 +139,19 @@ def fix_submodule(install: Install, status: SubmoduleStatus) -> CheckResult | No
         return None
     repo = git.Repo(install.root)
     snapshot = _Snapshot.take(repo, install.sd_scripts_dir)
-    # GitPython logs a warning when the submodule has no 'master' tracking branch; that is no problem here.
-    logging.getLogger("git").setLevel(logging.ERROR)
     try:
-        repo.submodule(SUBMODULE).update(init=True, recursive=True, to_latest_revision=False)
-    except git.RepositoryDirtyError:
-        return fail("sd-scripts", "local changes in sd-scripts block the checkout; doctor left them alone", _stash_fix(install))
+        # GitPython's own Submodule.update() assumes a 'master' branch that sd-scripts does not have
+        # (it leaves an empty index behind), so let GitPython run git's own submodule update.
+        repo.git.submodule("update", "--init", "--recursive", "--", SUBMODULE)
     except git.GitCommandError as err:
         snapshot.restore()
+        stderr = str(err.stderr or "")
+        if "would be overwritten by checkout" in stderr:
+            return fail(
+                "sd-scripts", "local changes in sd-scripts block the checkout; doctor left them alone", _stash_fix(install)
+            )
         return fail(
-            "sd-scripts", _git_failure(err, status.url), "check the network and the URL in .gitmodules, then run --fix again"
+            "sd-scripts", _git_failure(stderr, status.url), "check the network and the URL in .gitmodules, then run --fix again"
         )
     return None
 
@@ -158,8 +160,7 @@ def _stash_fix(install: Install) -> str:
     return f"keep them aside with `git -C {install.sd_scripts_dir} stash`, then run kohya-prep doctor --fix"
 
 
-def _git_failure(err: Exception, url: str | None) -> str:
-    stderr = str(getattr(err, "stderr", "") or err)
+def _git_failure(stderr: str, url: str | None) -> str:
     if "Could not resolve host" in stderr or "unable to access" in stderr or "Connection" in stderr:
         return f"git could not reach {url} (no network?); nothing was changed"
     if "does not appear to be a git repository" in stderr or "not found" in stderr:
@@ -170,19 +171,24 @@ def _git_failure(err: Exception, url: str | None) -> str:
 
 @dataclass
 class _Snapshot:
-    """Enough to undo what a failed clone moved: git removes an empty submodule folder, GitPython adds .git/modules."""
+    """Enough to undo a failed update: `--init` registers the URL in .git/config, the clone adds .git/modules."""
 
     sd_dir: Path
     sd_dir_existed: bool
     created: list[Path]
+    config: Path
+    config_text: str
 
     @classmethod
     def take(cls, repo: object, sd_dir: Path) -> _Snapshot:
         git_dir = Path(repo.git_dir)  # type: ignore[attr-defined]
         watch = [git_dir / "modules", git_dir / "modules" / SUBMODULE]
-        return cls(sd_dir, sd_dir.is_dir(), [p for p in watch if not p.exists()])
+        config = git_dir / "config"
+        created = [p for p in watch if not p.exists()]
+        return cls(sd_dir, sd_dir.is_dir(), created, config, config.read_text(encoding="utf-8"))
 
     def restore(self) -> None:
+        self.config.write_text(self.config_text, encoding="utf-8")
         for path in reversed(self.created):
             if path.is_dir():
                 shutil.rmtree(path)  # only what the failed clone created: it did not exist before
