@@ -58,7 +58,7 @@ def nvidia_smi_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rules: list
             body.append(f"{sleep} {rule.sleep}")  # a child of the shell, as a wrapper script would have
         body.append(f"exit {rule.code}")
         cases.append(f"  *{rule.match}*) {'; '.join(body)} ;;")
-    script = "#!/bin/sh\ncase \"$*\" in\n" + "\n".join(cases) + "\nesac\n"
+    script = '#!/bin/sh\ncase "$*" in\n' + "\n".join(cases) + "\nesac\n"
     shim = bin_dir / "nvidia-smi"
     shim.write_text(script, encoding="utf-8")
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

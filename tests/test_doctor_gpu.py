@@ -84,7 +84,9 @@ def test_probe_two_different_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert probe.gpus == [RTX3090, RTX2080TI]
     rows = gpu_checks(probe)
     assert [(r.name, r.status) for r in rows] == [("gpu", "ok"), ("vram", "ok")]
-    assert rows[0].finding.startswith("2 GPUs: #0 NVIDIA GeForce RTX 3090 24 GB, compute 8.6, bf16; #1 NVIDIA GeForce RTX 2080 Ti")
+    assert rows[0].finding.startswith(
+        "2 GPUs: #0 NVIDIA GeForce RTX 3090 24 GB, compute 8.6, bf16; #1 NVIDIA GeForce RTX 2080 Ti"
+    )
 
 
 def test_probe_legacy_driver_without_compute_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +102,10 @@ def test_probe_legacy_driver_without_compute_cap(tmp_path: Path, monkeypatch: py
             [Rule("", "driver-failure.txt", code=9)],
             "nvidia-smi cannot communicate with the NVIDIA driver (driver not loaded or mismatched)",
         ),
-        ([Rule("", "h200-plain.txt")], "nvidia-smi printed something unexpected (nvidia-smi's CSV has no index, name, memory.total column)"),
+        (
+            [Rule("", "h200-plain.txt")],
+            "nvidia-smi printed something unexpected (nvidia-smi's CSV has no index, name, memory.total column)",
+        ),
         ([Rule("", None, code=139)], "nvidia-smi failed with exit code 139: no output"),
         ([Rule("", None, sleep=30)], "nvidia-smi did not answer within 0.5 s (the driver may be hung)"),
     ],
