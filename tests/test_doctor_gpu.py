@@ -122,7 +122,7 @@ def test_probe_without_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     isolated_bin(tmp_path, monkeypatch)
     probe = probe_gpus()
     assert probe.gpus == []
-    assert probe.error == "nvidia-smi is not on PATH: no NVIDIA driver is installed"
+    assert probe.error == "nvidia-smi is not on PATH (no NVIDIA driver installed)"
     assert [r.status for r in gpu_checks(probe)] == ["warn"]
 
 

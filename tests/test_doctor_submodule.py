@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from doctor_fakes import Upstream, clone, git, gpu_rules, make_sd_scripts_repo, make_upstream, nvidia_smi_shim
 
 from kohya_prep.cli import cli
-from kohya_prep.doctor.submodule import FIX_FLAG, ZIP_FIX
+from kohya_prep.doctor.submodule import FIX_FLAG, ZIP_FIX, describe_git_failure
 
 
 @pytest.fixture
@@ -144,3 +144,26 @@ def test_bare_sd_scripts_clone(upstream: Upstream, tmp_path: Path) -> None:
     _, report = doctor("--kohya-dir", str(sd))
     assert report["install"] == {"root": str(sd), "kind": "sd-scripts", "sd_scripts_dir": str(sd), "python": None}
     assert row(report, "sd-scripts")["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "finding"),
+    [
+        (
+            "fatal: unable to access 'https://github.com/kohya-ss/sd-scripts.git/': Could not resolve host: github.com",
+            "git could not reach https://github.com/kohya-ss/sd-scripts.git (no network?); nothing was changed",
+        ),
+        (
+            "remote: Repository not found.\nfatal: repository 'https://github.com/kohya-ss/sd-scripts.git/' not found",
+            "git found no repository at https://github.com/kohya-ss/sd-scripts.git (unreachable URL); nothing was changed",
+        ),
+        (
+            "fatal: detected dubious ownership in repository\n",
+            "git failed fetching https://github.com/kohya-ss/sd-scripts.git: "
+            "fatal: detected dubious ownership in repository; nothing was changed",
+        ),
+    ],
+    ids=["no-network", "unreachable-url", "other"],
+)
+def testdescribe_git_failures_say_which(stderr: str, finding: str) -> None:
+    assert describe_git_failure(stderr, "https://github.com/kohya-ss/sd-scripts.git") == finding

@@ -135,7 +135,7 @@ def probe_gpus(timeout: float = 5.0) -> GpuProbe:
     """Run nvidia-smi (each call bounded by `timeout` seconds); never raises for nvidia-smi failures."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
-        return GpuProbe(error="nvidia-smi is not on PATH: no NVIDIA driver is installed", vendor_hint=vendor_hint())
+        return GpuProbe(error="nvidia-smi is not on PATH (no NVIDIA driver installed)", vendor_hint=vendor_hint())
     query = _run([exe, *QUERY_ARGS], timeout)
     if query.error is None and "is not a valid field" in query.text:
         query = _run([exe, *LEGACY_QUERY_ARGS], timeout)
@@ -204,7 +204,7 @@ def _error_row(probe: GpuProbe) -> CheckResult:
         finding = f"{error}; found {probe.vendor_hint} instead, which sd-scripts supports only partly"
         return warn("gpu", finding, "train on an NVIDIA GPU with CUDA (a local card or a rented one)")
     if "not on PATH" in error:
-        return warn("gpu", f"{error}: training needs an NVIDIA GPU", DRIVER_FIX)
+        return warn("gpu", f"{error}; training needs an NVIDIA GPU", DRIVER_FIX)
     return fail("gpu", error, DRIVER_FIX)
 
 

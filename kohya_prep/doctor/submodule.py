@@ -151,7 +151,9 @@ def fix_submodule(install: Install, status: SubmoduleStatus) -> CheckResult | No
                 "sd-scripts", "local changes in sd-scripts block the checkout; doctor left them alone", _stash_fix(install)
             )
         return fail(
-            "sd-scripts", _git_failure(stderr, status.url), "check the network and the URL in .gitmodules, then run --fix again"
+            "sd-scripts",
+            describe_git_failure(stderr, status.url),
+            "check the network and the URL in .gitmodules, then run --fix again",
         )
     return None
 
@@ -160,10 +162,14 @@ def _stash_fix(install: Install) -> str:
     return f"keep them aside with `git -C {install.sd_scripts_dir} stash`, then run kohya-prep doctor --fix"
 
 
-def _git_failure(stderr: str, url: str | None) -> str:
-    if "Could not resolve host" in stderr or "unable to access" in stderr or "Connection" in stderr:
+def describe_git_failure(stderr: str, url: str | None) -> str:
+    """Say in one line why git could not fetch sd-scripts: no network, an unreachable URL, or git's own last words."""
+    if any(
+        sign in stderr
+        for sign in ("Could not resolve host", "Failed to connect", "Connection timed out", "Network is unreachable")
+    ):
         return f"git could not reach {url} (no network?); nothing was changed"
-    if "does not appear to be a git repository" in stderr or "not found" in stderr:
+    if any(sign in stderr for sign in ("does not appear to be a git repository", "not found", "error: 404")):
         return f"git found no repository at {url} (unreachable URL); nothing was changed"
     last = next((line.strip(" '") for line in reversed(stderr.splitlines()) if line.strip(" '")), "unknown error")
     return f"git failed fetching {url}: {last}; nothing was changed"
