@@ -203,3 +203,11 @@ def test_table_rendering() -> None:
         "1 failed, 1 warning(s), 1 ok"
     )
     assert report.exit_code == 1
+
+
+def test_accelerate_fix_writes_nothing_without_a_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolated_bin(tmp_path, monkeypatch)
+    _, report = doctor("--kohya-dir", str(_gui(tmp_path / "kohya_ss")), "--fix")
+    assert not config_path().exists()
+    assert statuses(report)["accelerate"] == "warn"
+    assert report["fixed"] == []

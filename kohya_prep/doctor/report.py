@@ -98,9 +98,13 @@ def _venv_rows(install: Install | None, probe: pyenv.VenvProbe | None, gpus: lis
 
 def _accelerate_row(gpus: list[GpuInfo], fix: bool, fixed: list[str]) -> CheckResult:
     path = accelerate.config_path()
-    if fix and accelerate.write_default(path, gpus):
+    # A default written without a GPU would say use_cpu: true and mislead the first real training run.
+    if fix and gpus and accelerate.write_default(path, gpus):
         fixed.append(f"wrote a single-machine accelerate config to {path}")
-    return accelerate.accelerate_check(path, gpus)
+    row = accelerate.accelerate_check(path, gpus)
+    if fix and not gpus and row.status != "ok":
+        return warn("accelerate", f"{row.finding}; --fix writes one only once nvidia-smi lists a GPU", row.fix)
+    return row
 
 
 STATUS_LABEL = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
