@@ -148,3 +148,14 @@ def test_small_and_busy_vram_warn(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_vram_threshold(total_mib: int, status: str) -> None:
     card = GpuInfo(0, "card", total_mib, total_mib - 200, "580.95.05", "13.0", (8, 6))
     assert gpu_checks(GpuProbe(gpus=[card]))[1].status == status
+
+
+def test_rocm_is_named_when_there_is_no_nvidia_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = isolated_bin(tmp_path, monkeypatch)
+    (bin_dir / "rocminfo").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    (bin_dir / "rocminfo").chmod(0o755)
+    probe = probe_gpus()
+    assert probe.vendor_hint == "ROCm"
+    assert gpu_checks(probe)[0].finding == (
+        "nvidia-smi is not on PATH (no NVIDIA driver installed); found ROCm instead, which sd-scripts supports only partly"
+    )
