@@ -159,3 +159,8 @@ def test_rocm_is_named_when_there_is_no_nvidia_driver(tmp_path: Path, monkeypatc
     assert gpu_checks(probe)[0].finding == (
         "nvidia-smi is not on PATH (no NVIDIA driver installed); found ROCm instead, which sd-scripts supports only partly"
     )
+
+
+def test_parse_skips_a_driver_warning_before_the_header() -> None:
+    text = "WARNING: infoROM is corrupted at gpu 0000:01:00.0\n" + _fixture("h200-query.txt")
+    assert parse_query_csv(text, "13.0") == [H200]

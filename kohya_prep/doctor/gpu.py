@@ -82,6 +82,9 @@ def parse_query_csv(text: str, cuda_version: str | None = None) -> list[GpuInfo]
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         raise NvidiaSmiOutputError("nvidia-smi printed nothing")
+    # A driver warning (e.g. "WARNING: infoROM is corrupted") may come before the header: skip to it.
+    start = next((i for i, line in enumerate(lines) if line.split(",")[0].strip() == "index"), 0)
+    lines = lines[start:]
     header = [_column_name(cell) for cell in lines[0].split(",")]
     missing = [f for f in ("index", "name", "memory.total") if f not in header]
     if missing:
@@ -166,7 +169,8 @@ def _run(argv: list[str], timeout: float) -> _Run:
     output = (done.stdout or "") + (done.stderr or "")
     if done.returncode != 0 and "is not a valid field" not in output:
         return _Run(output, _failure_line(output, done.returncode))
-    return _Run(output, None)
+    # On success only stdout is data; stderr may carry driver warnings.
+    return _Run(done.stdout if done.returncode == 0 else output, None)
 
 
 def _failure_line(output: str, returncode: int) -> str:
