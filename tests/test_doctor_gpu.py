@@ -50,7 +50,7 @@ def test_parse_real_outputs(name: str, expected: list[GpuInfo]) -> None:
 def test_derived_facts_for_train_config() -> None:
     assert (H200.vram_gb, H200.bf16) == (143771 / 1024, True)
     assert (RTX2080TI.vram_gb, RTX2080TI.bf16) == (11.0, False)
-    assert (H200.to_dict()["compute_capability"], H200.to_dict()["vram_gb"]) == ("9.0", 140.4)
+    assert (H200.to_dict()["compute_capability"], H200.to_dict()["vram_gb"]) == ([9, 0], 140.4)
 
 
 def test_parse_without_units_or_compute_cap() -> None:

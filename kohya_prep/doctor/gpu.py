@@ -58,7 +58,7 @@ class GpuInfo:
             "memory_free_mib": self.memory_free_mib,
             "driver_version": self.driver_version,
             "cuda_version": self.cuda_version,
-            "compute_capability": f"{cc[0]}.{cc[1]}" if cc else None,
+            "compute_capability": list(cc) if cc else None,
             "vram_gb": round(self.vram_gb, 2),
             "bf16": self.bf16,
         }
