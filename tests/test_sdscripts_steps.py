@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kohya_prep.sdscripts.buckets import BucketSettings
-from kohya_prep.sdscripts.steps import BucketCount, SubsetImages, balance_reg_repeats, plan_epoch, total_steps
+from kohya_prep.sdscripts.steps import BucketCount, SubsetImages, balance_reg_repeats, plan_epoch, steps_per_epoch, total_steps
 
 BUCKETED = BucketSettings(resolution=(512, 512), enable_bucket=True)
 ONE_BUCKET = BucketSettings(resolution=(512, 512))
@@ -103,3 +103,11 @@ def test_subsets_with_zero_repeats_are_skipped() -> None:
     plan = plan_epoch([_train(3, 0), _train(2, 1, prefix="u")], BUCKETED, batch_size=1)
     assert plan.num_train_images == 2
     assert [p.path for p in plan.placements] == ["u00.png", "u01.png"]
+
+
+def test_datasets_add_batches_before_dividing() -> None:
+    first = plan_epoch([_train(3, 1)], BUCKETED, batch_size=1, grad_accum=2)
+    second = plan_epoch([_train(3, 1, prefix="u")], BUCKETED, batch_size=1, grad_accum=2)
+    # 3 + 3 batches -> ceil(6 / 2) = 3, not ceil(3/2) + ceil(3/2) = 4.
+    assert (first.steps_per_epoch, steps_per_epoch([first, second])) == (2, 3)
+    assert steps_per_epoch([]) == 0

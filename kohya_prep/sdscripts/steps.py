@@ -8,6 +8,8 @@ API:
   each image's bucket, samples per bucket (repeats included), batches per epoch (a `ceil` per bucket) and
   steps per epoch = ceil(batches / num_processes / grad_accum).
 - `total_steps(plan, max_train_epochs)`: what sd-scripts sets max_train_steps to with --max_train_epochs.
+- `steps_per_epoch(plans)`: several [[datasets]] share one dataloader: their batches add up before the
+  division, so this can be less than the sum of each plan's steps_per_epoch.
 
 Reg balancing (end of DreamBoothDataset.__init__): train samples = Σ num_repeats × images over non-reg
 subsets. Reg images are registered in subset order, then path order, each adding its own num_repeats, until
@@ -167,3 +169,11 @@ def _count_buckets(placements: Sequence[ImagePlacement], batch_size: int) -> tup
 def total_steps(plan: EpochPlan, max_train_epochs: int) -> int:
     """max_train_steps as sd-scripts derives it from --max_train_epochs (it overrides --max_train_steps)."""
     return max_train_epochs * plan.steps_per_epoch
+
+
+def steps_per_epoch(plans: Sequence[EpochPlan]) -> int:
+    """Steps per epoch of several datasets trained together (same batch count rules, one dataloader)."""
+    if not plans:
+        return 0
+    batches = sum(plan.batches_per_epoch for plan in plans)
+    return math.ceil(batches / (plans[0].num_processes * plans[0].grad_accum))
