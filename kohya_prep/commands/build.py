@@ -1,11 +1,77 @@
-"""Placeholder until this command lands; replaced by its real implementation."""
+"""`kohya-prep dataset build`: a spec becomes a kohya-ready dataset (or, with --preview, pictures to review)."""
 
 from __future__ import annotations
+
+import json
+import sys
+from typing import Any
 
 import click
 
 
-@click.command(name="build")
-def build() -> None:
-    """Build a dataset from a spec."""
-    raise click.ClickException("this command is not built yet")
+def _progress_bar(enabled: bool) -> Any:
+    """A progress callback that shows a bar on a terminal once a run takes more than a moment."""
+    if not enabled:
+        return None, None
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            if total < 24:
+                return
+            state["bar"] = click.progressbar(length=total, label="rendering", file=sys.stderr)
+            state["bar"].__enter__()
+            state["shown"] = 0
+        state["bar"].update(done - state["shown"])
+        state["shown"] = done
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+    return update, close
+
+
+@click.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--preview", is_flag=True, help="Render every crop, a contact sheet and box overlays into <dataset>/preview/.")
+@click.option("--include-speculative", is_flag=True, help="Build speculative crops too, not only approved ones.")
+@click.option("--verify", is_flag=True, help="Re-hash every source and output instead of trusting size and mtime.")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default="one per core", help="Worker threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def build(spec_path: str, preview: bool, include_speculative: bool, verify: bool, jobs: int, as_json: bool) -> None:
+    """Build the dataset described by SPEC (a dataset spec TOML).
+
+    Crops, letterboxes and flips each approved crop into
+    <spec folder>/<name>/train/<repeats>_<trigger> <class>/ with a .txt caption per image,
+    fills <name>/reg/<repeats>_<class>/, and records everything in a manifest.
+    The build is atomic, only re-renders what changed, and never deletes or
+    overwrites files it did not write.
+
+    \b
+    Examples:
+      kohya-prep dataset build dataset/demo.toml --preview   # review first
+      kohya-prep dataset build dataset/demo.toml             # then build
+      kohya-prep dataset build dataset/demo.toml --json
+    """
+    from kohya_prep.build import BuildOptions, build_dataset
+    from kohya_prep.spec import load_spec
+
+    spec = load_spec(spec_path)
+    update, close = _progress_bar(not as_json and sys.stderr.isatty())
+    options = BuildOptions(include_speculative=include_speculative, verify=verify, jobs=jobs, progress=update)
+    try:
+        if preview:
+            from kohya_prep.preview import build_preview
+            from kohya_prep.report import preview_data, preview_text
+
+            preview_result = build_preview(spec, options)
+            click.echo(json.dumps(preview_data(preview_result), indent=2) if as_json else preview_text(preview_result))
+            return
+        from kohya_prep.report import build_data, build_text
+
+        result = build_dataset(spec, options)
+    finally:
+        if close:
+            close()
+    click.echo(json.dumps(build_data(result), indent=2) if as_json else build_text(result))

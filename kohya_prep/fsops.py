@@ -1,0 +1,93 @@
+"""File-system moves that keep a dataset whole: atomic exchange, hard links, a build lock."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from kohya_prep.errors import BuildError
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2_exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2). False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def swap_into_place(new: Path, live: Path, old: Path) -> None:
+    """Make `new` the live tree; the previous live tree ends at `old` (nothing there if there was none).
+
+    With renameat2 the swap is one atomic step. Elsewhere it is two renames; `recover` mends the
+    gap between them if the process dies there.
+    """
+    if not live.exists():
+        os.rename(new, live)
+        return
+    if _renameat2_exchange(new, live):
+        os.rename(new, old)  # `new` now holds the previous tree
+        return
+    os.rename(live, old)
+    os.rename(new, live)
+
+
+def recover(new: Path, live: Path, old: Path, manifest_name: str) -> None:
+    """After a build died between the two renames of a non-atomic swap, put a whole tree back in place."""
+    if live.exists() or not old.exists():
+        return
+    if (new / manifest_name).exists():
+        os.rename(new, live)
+    else:
+        os.rename(old, live)
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link `src` to `dst` (same bytes, same mtime, no copy); copy where links are not supported."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def build_lock(lock_path: Path) -> Iterator[None]:
+    """One build per dataset at a time; the lock goes away with the process, even on SIGKILL."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; builds are rarely concurrent there
+        yield
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(f"another kohya-prep build is writing {lock_path.parent}; wait for it to finish") from None
+        yield

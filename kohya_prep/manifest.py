@@ -1,0 +1,88 @@
+"""The build manifest: what kohya-prep wrote, from which inputs, with which hashes.
+
+It is how a rebuild knows which files are ours (everything else is the user's and is kept), which
+outputs are still current (same key, unchanged on disk), and which sources need no re-hashing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kohya_prep import __version__
+from kohya_prep.plan import RENDERER_VERSION
+
+TOOL = "kohya-prep"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    size: int
+    mtime_ns: int
+    key: str
+    kind: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Manifest:
+    spec_path: str = ""
+    spec_sha256: str = ""
+    sources: dict[str, SourceRecord] = field(default_factory=dict)
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    version: str = __version__
+    renderer: int = RENDERER_VERSION
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {
+            "tool": TOOL,
+            "version": self.version,
+            "renderer": self.renderer,
+            "spec": {"path": self.spec_path, "sha256": self.spec_sha256},
+            "sources": {k: asdict(v) for k, v in sorted(self.sources.items())},
+            "files": {k: asdict(v) for k, v in sorted(self.files.items())},
+            "skipped": self.skipped,
+        }
+        return json.dumps(data, indent=1, sort_keys=False) + "\n"
+
+
+def read_manifest(path: Path) -> Manifest | None:
+    """The manifest at `path`, or None when there is none or it is not kohya-prep's."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("tool") != TOOL:
+        return None
+    try:
+        return Manifest(
+            spec_path=data["spec"]["path"],
+            spec_sha256=data["spec"]["sha256"],
+            sources={k: SourceRecord(**v) for k, v in data["sources"].items()},
+            files={k: FileRecord(**v) for k, v in data["files"].items()},
+            skipped=data.get("skipped", []),
+            version=data.get("version", ""),
+            renderer=data.get("renderer", 0),
+        )
+    except (KeyError, TypeError):
+        return None
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    """Write atomically: a reader sees the old manifest or the new one."""
+    tmp = path.with_name(path.name + ".kp-tmp")
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    os.replace(tmp, path)

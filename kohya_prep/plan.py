@@ -1,0 +1,178 @@
+"""The build plan: every file a spec yields, where it goes, and the key that says when it must change.
+
+Pure: takes the validated spec and the sources' content hashes, knows nothing of the disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from kohya_prep.captions import normalize_caption, one_sided_features, swap_left_right
+from kohya_prep.geometry import Box
+from kohya_prep.spec import FLIP_SUFFIX, DatasetSpec
+
+# Bump when a change in render.py alters output pixels: every image is then rendered again.
+RENDERER_VERSION = 1
+MANIFEST_NAME = "kohya-prep-manifest.json"
+PREVIEW_DIR = "preview"
+UPSCALE_WARNING = 2.0  # a crop stretched more than this looks soft in training
+
+
+@dataclass(frozen=True)
+class RegSource:
+    """One image from the user's reg folder."""
+
+    id: str  # "reg/<file name>"
+    path: str
+    size: tuple[int, int]
+    stem: str  # the output stem: a safe, unique file name
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """What to cut from which source."""
+
+    source: str
+    box: Box
+    flip: bool
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One file the build writes, relative to the dataset root (posix separators)."""
+
+    relpath: str
+    kind: str  # "image" or "caption"
+    owner: str  # crop name, or reg source id
+    key: str  # changes exactly when the file's bytes must change
+    job: RenderJob | None = None
+    text: str | None = None
+
+    @property
+    def stem(self) -> str:
+        return PurePosixPath(self.relpath).stem
+
+    @property
+    def folder(self) -> str:
+        return str(PurePosixPath(self.relpath).parent)
+
+
+@dataclass(frozen=True)
+class CropRow:
+    """A line of the summary table."""
+
+    name: str
+    source: str
+    box: str
+    status: str
+    files: tuple[str, ...]
+    flags: tuple[str, ...]
+
+
+@dataclass
+class BuildPlan:
+    """Everything the build will write, and what it leaves out."""
+
+    outputs: list[OutputFile] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    rows: list[CropRow] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (crop name, status)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def images(self) -> list[OutputFile]:
+        return [o for o in self.outputs if o.kind == "image"]
+
+    def images_in(self, folder: str) -> list[OutputFile]:
+        return [o for o in self.images if o.folder == folder]
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def render_key(source_hash: str, job: RenderJob, resolution: int, background: tuple[int, int, int], png: str) -> str:
+    """The inputs that decide an image's bytes; the caption is not among them."""
+    material = {
+        "renderer": RENDERER_VERSION,
+        "source": source_hash,
+        "box": job.box.as_list(),
+        "flip": job.flip,
+        "resolution": resolution,
+        "background": list(background),
+        "png": png,
+    }
+    return digest(json.dumps(material, sort_keys=True).encode())
+
+
+def reg_stem(filename: str, taken: set[str]) -> str:
+    """A safe, unique output stem for a reg image's file name."""
+    stem = re.sub(r"[^A-Za-z0-9.-]+", "-", PurePosixPath(filename).stem).strip("-.") or "reg"
+    candidate, number = stem, 2
+    while candidate.lower() in taken:
+        candidate, number = f"{stem}-{number}", number + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _crop_outputs(spec: DatasetSpec, crop_index: int, source_hashes: dict[str, str], plan: BuildPlan) -> None:
+    crop = spec.crops[crop_index]
+    folder = f"train/{spec.subset_dir}"
+    caption = normalize_caption(crop.caption, spec.trigger)
+    variants = [(crop.name, False, caption)]
+    flags = []
+    if crop.flip:
+        variants.append((crop.name + FLIP_SUFFIX, True, swap_left_right(caption)))
+        flags.append("flip")
+        sided = one_sided_features(crop.caption)
+        if sided:
+            flags.append("one-sided")
+            plan.warnings.append(
+                f"crop '{crop.name}' is flipped but its caption names a one-sided feature ({', '.join(sided)}); "
+                f"the mirror puts it on the other side: set flip = false or accept it"
+            )
+    scale = spec.resolution / max(crop.box.width, crop.box.height)
+    if scale > UPSCALE_WARNING:
+        flags.append(f"upscaled {scale:.1f}x")
+        plan.warnings.append(
+            f"crop '{crop.name}' ({crop.box.width}x{crop.box.height}) is enlarged {scale:.1f}x to {spec.resolution}; "
+            "it will look soft: use a larger box or a higher-resolution source"
+        )
+    files = []
+    for stem, flip, text in variants:
+        job = RenderJob(crop.source, crop.box, flip)
+        key = render_key(source_hashes[crop.source], job, spec.resolution, spec.background, spec.png)
+        plan.outputs.append(OutputFile(f"{folder}/{stem}.png", "image", crop.name, key, job=job))
+        plan.outputs.append(OutputFile(f"{folder}/{stem}.txt", "caption", crop.name, digest(text.encode()), text=text))
+        files.append(f"{stem}.png")
+    if crop.status != "approved":
+        flags.append(crop.status)
+    plan.rows.append(CropRow(crop.name, crop.source, str(crop.box), crop.status, tuple(files), tuple(flags)))
+
+
+def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes: dict[str, str], plan: BuildPlan) -> None:
+    folder = f"reg/{spec.reg.subset_dir}"
+    text = " ".join(spec.reg.class_tokens.split())
+    for reg in reg_sources:
+        job = RenderJob(reg.id, Box(0, 0, reg.size[0], reg.size[1]), False)
+        key = render_key(source_hashes[reg.id], job, spec.resolution, spec.background, spec.png)
+        plan.outputs.append(OutputFile(f"{folder}/{reg.stem}.png", "image", reg.id, key, job=job))
+        plan.outputs.append(OutputFile(f"{folder}/{reg.stem}.txt", "caption", reg.id, digest(text.encode()), text=text))
+
+
+def make_plan(spec: DatasetSpec, source_hashes: dict[str, str], reg_sources: list[RegSource],
+              include_speculative: bool = False) -> BuildPlan:
+    """The files a final build writes: approved crops (and speculative ones if asked), their flips, reg images."""
+    plan = BuildPlan(dirs=[f"train/{spec.subset_dir}", f"reg/{spec.reg.subset_dir}"])
+    for index, crop in enumerate(spec.crops):
+        included = crop.status == "approved" or (crop.status == "speculative" and include_speculative)
+        if not included:
+            plan.skipped.append((crop.name, crop.status))
+            continue
+        _crop_outputs(spec, index, source_hashes, plan)
+    _reg_outputs(spec, reg_sources, source_hashes, plan)
+    return plan

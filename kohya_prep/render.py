@@ -1,0 +1,128 @@
+"""Pixels: decode a source once into RGB, cut letterboxed crops from it, encode PNG.
+
+Pillow decodes (it knows every mode, EXIF orientation, palettes with transparency, CMYK, 16-bit);
+OpenCV resizes and encodes, because both release the GIL and are several times faster (README, "Speed").
+Arrays are RGB uint8, shape (height, width, 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from kohya_prep.geometry import Box, letterbox
+
+# PNG settings chosen by measurement (README, "Speed"): level 1 with the RLE strategy is the fastest
+# encoder setting here; level 9 with the default filter gives the smallest files.
+PNG_SETTINGS = {
+    "fast": [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE],
+    "small": [cv2.IMWRITE_PNG_COMPRESSION, 9, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_DEFAULT],
+}
+
+# Draft (reduced-size JPEG) decoding is used only while every crop still has at least this many
+# source pixels per output pixel, so the result differs from a full decode by resampling noise only.
+_DRAFT_MARGIN = 2.0
+
+cv2.setNumThreads(1)  # we parallelize across crops ourselves; nested thread pools only contend
+
+
+class CorruptImage(Exception):
+    """A source's header read fine but its pixel data did not decode."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded source: RGB pixels, and the factor from spec pixels to these pixels (1.0 unless drafted)."""
+
+    pixels: np.ndarray
+    scale: float
+
+
+def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
+    """Any Pillow mode to RGB uint8, compositing transparency onto `background` (never black)."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        wide = np.asarray(img, dtype=np.uint32)
+        grey = (wide * 255 + 32767) // 65535 if wide.max(initial=0) > 255 else wide
+        return np.repeat(grey.astype(np.uint8)[:, :, None], 3, axis=2)
+    if img.mode == "F":
+        grey = np.clip(np.asarray(img), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if not has_alpha:
+        return np.asarray(img.convert("RGB"))
+    rgba = np.asarray(img.convert("RGBA"))
+    alpha = rgba[:, :, 3:4].astype(np.uint16)
+    if alpha.min() == 255:
+        return np.ascontiguousarray(rgba[:, :, :3])
+    rgb = rgba[:, :, :3].astype(np.uint16)
+    bg = np.array(background, dtype=np.uint16)
+    return ((rgb * alpha + bg * (255 - alpha) + 127) // 255).astype(np.uint8)
+
+
+def draft_scale(size: tuple[int, int], boxes: list[Box], resolution: int) -> float:
+    """The smallest JPEG decode scale (1, 1/2, 1/4, 1/8) that leaves every box comfortably above `resolution`."""
+    if not boxes:
+        return 1.0
+    need = max(_DRAFT_MARGIN * resolution / max(b.width, b.height) for b in boxes)
+    scale = 1.0
+    while scale > 0.125 and scale / 2 >= need:
+        scale /= 2
+    return scale
+
+
+def decode(path: Path, background: tuple[int, int, int], boxes: list[Box] | None = None,
+           resolution: int = 0) -> Decoded:
+    """Decode a source once: EXIF orientation applied, RGB, transparency flattened onto `background`."""
+    try:
+        with Image.open(path) as img:
+            full_size = img.size
+            if img.format == "JPEG" and boxes and resolution:
+                wanted = draft_scale(full_size, boxes, resolution)
+                if wanted < 1.0:
+                    img.draft("RGB", (int(full_size[0] * wanted), int(full_size[1] * wanted)))
+            drafted = img.size[0] / full_size[0]
+            oriented = ImageOps.exif_transpose(img)
+            pixels = _to_rgb(oriented, background)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise CorruptImage(str(err)) from err
+    return Decoded(np.ascontiguousarray(pixels), drafted)
+
+
+def _scaled_box(box: Box, scale: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    if scale == 1.0:
+        return box.left, box.top, box.right, box.bottom
+    height, width = shape[:2]
+    left, top = round(box.left * scale), round(box.top * scale)
+    right, bottom = min(round(box.right * scale), width), min(round(box.bottom * scale), height)
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+def render_letterbox(source: Decoded, box: Box, resolution: int, background: tuple[int, int, int]) -> np.ndarray:
+    """Crop `box`, scale it to fit resolution x resolution keeping its aspect ratio, pad centred with `background`."""
+    left, top, right, bottom = _scaled_box(box, source.scale, source.pixels.shape)
+    region = source.pixels[top:bottom, left:right]
+    fit = letterbox(box.width, box.height, resolution)
+    shrinking = fit.scaled_width < region.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    scaled = cv2.resize(region, (fit.scaled_width, fit.scaled_height), interpolation=interpolation)
+    canvas = np.empty((resolution, resolution, 3), dtype=np.uint8)
+    canvas[:] = background
+    canvas[fit.offset_y:fit.offset_y + fit.scaled_height, fit.offset_x:fit.offset_x + fit.scaled_width] = scaled
+    return canvas
+
+
+def mirror(image: np.ndarray) -> np.ndarray:
+    """A horizontally mirrored copy."""
+    return np.ascontiguousarray(image[:, ::-1])
+
+
+def encode_png(image: np.ndarray, png: str = "fast") -> bytes:
+    """PNG bytes of an RGB image, with the settings named by `png` ('fast' or 'small')."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), PNG_SETTINGS[png])
+    if not ok:  # pragma: no cover - OpenCV fails only on impossible shapes
+        raise RuntimeError("PNG encoding failed")
+    return data.tobytes()
