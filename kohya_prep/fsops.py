@@ -41,14 +41,19 @@ def swap_into_place(new: Path, live: Path, old: Path) -> None:
     With renameat2 the swap is one atomic step. Elsewhere it is two renames; `recover` mends the
     gap between them if the process dies there.
     """
-    if not live.exists():
-        os.rename(new, live)
-        return
-    if _renameat2_exchange(new, live):
-        os.rename(new, old)  # `new` now holds the previous tree
-        return
-    os.rename(live, old)
-    os.rename(new, live)
+    try:
+        if not live.exists():
+            os.rename(new, live)
+        elif _renameat2_exchange(new, live):
+            os.rename(new, old)  # `new` now holds the previous tree
+        else:
+            os.rename(live, old)
+            os.rename(new, live)
+    except OSError as err:
+        raise BuildError(
+            f"could not move the new build into {live} ({err.strerror}); close programs using files in it "
+            "(a training run, an image viewer) and build again"
+        ) from err
 
 
 def recover(new: Path, live: Path, old: Path, manifest_name: str) -> None:
@@ -90,4 +95,7 @@ def build_lock(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BuildError(f"another kohya-prep build is writing {lock_path.parent}; wait for it to finish") from None
-        yield
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)  # leave no trace; a killed build's lock dies with its process

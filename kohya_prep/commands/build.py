@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -37,9 +38,12 @@ def _progress_bar(enabled: bool) -> Any:
 @click.option("--preview", is_flag=True, help="Render every crop, a contact sheet and box overlays into <dataset>/preview/.")
 @click.option("--include-speculative", is_flag=True, help="Build speculative crops too, not only approved ones.")
 @click.option("--verify", is_flag=True, help="Re-hash every source and output instead of trusting size and mtime.")
+@click.option("--png", type=click.Choice(["fast", "small"]), default=None,
+              help="PNG encoding: fast (default) or small files; overrides the spec's png key.")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default="one per core", help="Worker threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def build(spec_path: str, preview: bool, include_speculative: bool, verify: bool, jobs: int, as_json: bool) -> None:
+def build(spec_path: str, preview: bool, include_speculative: bool, verify: bool, png: str | None, jobs: int,
+          as_json: bool) -> None:
     """Build the dataset described by SPEC (a dataset spec TOML).
 
     Crops, letterboxes and flips each approved crop into
@@ -58,6 +62,8 @@ def build(spec_path: str, preview: bool, include_speculative: bool, verify: bool
     from kohya_prep.spec import load_spec
 
     spec = load_spec(spec_path)
+    if png:
+        spec = dataclasses.replace(spec, png=png)
     update, close = _progress_bar(not as_json and sys.stderr.isatty())
     options = BuildOptions(include_speculative=include_speculative, verify=verify, jobs=jobs, progress=update)
     try:

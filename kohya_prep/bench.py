@@ -1,0 +1,263 @@
+"""`make bench`: build speed against a straightforward Pillow pipeline, measured in the same run.
+
+Workloads, built in a temporary folder:
+  demo      the demo spec as shipped (dataset/demo.toml)
+  crops2k   2,000 generated crops (about 40 % flipped) over the demo's sources
+  photo512  large photo-like JPEGs (6000x4000) cropped and letterboxed to 512
+  photo1024 the same sources letterboxed to 1024
+For each: wall time (median of interleaved runs), images per second, peak RSS, output bytes, a no-op
+rebuild, a one-crop rebuild, and the ratio against the baseline: open the source for every crop, crop,
+LANCZOS into a padded square, save PNG at Pillow's default settings, one process. On crops2k the baseline
+runs on a fixed 1-in-10 sample of the crops (it would take minutes otherwise) and is compared per image.
+Prints a table; writes bench-results.json. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from kohya_prep.geometry import letterbox
+from kohya_prep.spec import DatasetSpec, load_spec
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_SPEC = REPO / "dataset" / "demo.toml"
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+BASELINE_SAMPLE = 10  # crops2k: the baseline renders every 10th crop
+
+
+@dataclass
+class Row:
+    workload: str
+    images: int
+    build_s: float
+    images_per_s: float
+    peak_rss_mb: float
+    output_mb: float
+    noop_s: float
+    noop_pct: float
+    one_crop_s: float
+    one_crop_pct: float
+    baseline_s_per_image: float
+    speedup: float
+    runs: list[float] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the baseline
+
+
+def baseline_render(spec: DatasetSpec, out: Path, every: int = 1) -> int:
+    """The straightforward pipeline: open the source for every crop, crop, LANCZOS, pad, PNG defaults."""
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for crop in spec.crops[::every]:
+        with Image.open(spec.sources[crop.source].path) as opened:
+            img = ImageOps.exif_transpose(opened).convert("RGBA")
+        background = Image.new("RGBA", img.size, (*spec.background, 255))
+        img = Image.alpha_composite(background, img).convert("RGB")
+        box = crop.box
+        region = img.crop((box.left, box.top, box.right, box.bottom))
+        fit = letterbox(box.width, box.height, spec.resolution)
+        canvas = Image.new("RGB", (spec.resolution, spec.resolution), spec.background)
+        canvas.paste(region.resize((fit.scaled_width, fit.scaled_height), Image.Resampling.LANCZOS), (fit.offset_x, fit.offset_y))
+        canvas.save(out / f"{crop.name}.png")
+        count += 1
+        if crop.flip:
+            ImageOps.mirror(canvas).save(out / f"{crop.name}-flip.png")
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def _write_spec(folder: Path, name: str, sources: dict[str, Path], crops: list[dict], resolution: int) -> Path:
+    lines = ["[dataset]", f"name = '{name}'", "trigger = 'benchchar'", "class = 'girl'", "repeats = 10",
+             f"resolution = {resolution}", "[sources]"]
+    lines += [f"{sid} = '{path.as_posix()}'" for sid, path in sources.items()]
+    for crop in crops:
+        lines += ["[[crops]]", f"name = '{crop['name']}'", f"source = '{crop['source']}'", f"box = {crop['box']}",
+                  f"caption = '{crop['caption']}'", f"flip = {'true' if crop['flip'] else 'false'}"]
+    path = folder / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _random_crops(sizes: dict[str, tuple[int, int]], count: int, seed: int, min_side: int, max_side: int) -> list[dict]:
+    rng = random.Random(seed)
+    crops = []
+    ids = sorted(sizes)
+    for i in range(count):
+        sid = ids[i % len(ids)]
+        width, height = sizes[sid]
+        w = rng.randint(min_side, min(max_side, width))
+        h = rng.randint(min_side, min(max_side, height))
+        box = [rng.randint(0, width - w), rng.randint(0, height - h), w, h]
+        crops.append({"name": f"c{i:04d}", "source": sid, "box": box, "caption": "standing, left hand up",
+                      "flip": rng.random() < 0.4})
+    return crops
+
+
+def crops2k_spec(folder: Path) -> Path:
+    demo = load_spec(DEMO_SPEC)
+    sources = {sid: s.path for sid, s in demo.sources.items()}
+    sizes = {sid: s.size for sid, s in demo.sources.items()}
+    return _write_spec(folder, "crops2k", sources, _random_crops(sizes, 2000, 7, 200, 900), 512)
+
+
+def _photo(path: Path, seed: int) -> None:
+    """A photo-like 6000x4000 JPEG: smooth colour fields with fine grain, which JPEG does not flatten."""
+    rng = np.random.default_rng(seed)
+    import cv2
+
+    coarse = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    smooth = cv2.resize(coarse, (6000, 4000), interpolation=cv2.INTER_CUBIC).astype(np.int16)
+    grain = rng.integers(-12, 12, (4000, 6000, 1), dtype=np.int16)
+    Image.fromarray(np.clip(smooth + grain, 0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def photo_specs(folder: Path, count: int = 6) -> list[Path]:
+    sources = {}
+    for i in range(count):
+        path = folder / "photos" / f"photo{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _photo(path, i)
+        sources[f"p{i}"] = path
+    sizes = dict.fromkeys(sources, (6000, 4000))
+    crops = _random_crops(sizes, count * 4, 11, 1500, 3800)
+    return [_write_spec(folder, f"photo{res}", sources, crops, res) for res in (512, 1024)]
+
+
+# ---------------------------------------------------------------- measuring
+
+
+_CHILD = """
+import json, resource, sys, time
+from kohya_prep.build import BuildOptions, build_dataset
+from kohya_prep.spec import load_spec
+t = time.perf_counter()
+result = build_dataset(load_spec(sys.argv[1]), BuildOptions())
+print(json.dumps({"seconds": time.perf_counter() - t, "rendered": len(result.rendered),
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _build_in_child(spec: Path) -> dict:
+    """One build in a fresh process: its own time, and its own peak RSS."""
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(spec)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cli_seconds(args: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "kohya_prep", *args], capture_output=True, check=False)
+    return time.perf_counter() - started
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _nudge_one_crop(spec_path: Path) -> None:
+    text = spec_path.read_text(encoding="utf-8")
+    start = text.index("box = [") + len("box = [")
+    end = text.index(",", start)
+    left = int(text[start:end])
+    text = text[:start] + str(left + 1 if left == 0 else left - 1) + text[end:]
+    spec_path.write_text(text, encoding="utf-8")
+
+
+def measure(name: str, spec_path: Path, work: Path, baseline_every: int = 1) -> Row:
+    spec = load_spec(spec_path)
+    build_times, baseline_rates, rss, images = [], [], [], 0
+    for run in range(RUNS):
+        shutil.rmtree(spec.root, ignore_errors=True)
+        base_out = work / f"baseline-{name}-{run}"
+        started = time.perf_counter()
+        count = baseline_render(spec, base_out, baseline_every)
+        baseline_rates.append((time.perf_counter() - started) / count)
+        shutil.rmtree(base_out)
+        child = _build_in_child(spec_path)
+        build_times.append(child["seconds"])
+        rss.append(child["rss_kb"] / 1024)
+        images = child["rendered"]
+    noop = statistics.median(_build_in_child(spec_path)["seconds"] for _ in range(RUNS))
+    one_crop = []
+    for _ in range(RUNS):
+        _nudge_one_crop(spec_path)
+        one_crop.append(_build_in_child(spec_path)["seconds"])
+    build = statistics.median(build_times)
+    per_image_base = statistics.median(baseline_rates)
+    return Row(
+        workload=name, images=images, build_s=round(build, 2), images_per_s=round(images / build, 1),
+        peak_rss_mb=round(max(rss), 1), output_mb=round(_tree_bytes(spec.root / "train") / 1e6, 1),
+        noop_s=round(noop, 3), noop_pct=round(100 * noop / build, 1),
+        one_crop_s=round(statistics.median(one_crop), 3), one_crop_pct=round(100 * statistics.median(one_crop) / build, 1),
+        baseline_s_per_image=round(per_image_base, 4), speedup=round(per_image_base / (build / images), 1),
+        runs=[round(t, 2) for t in build_times],
+    )
+
+
+def check_seconds(train_dir: Path) -> float | None:
+    """`dataset check --no-duplicates` on a built dataset, or None where the command cannot run it."""
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "kohya_prep", "dataset", "check", str(train_dir), "--no-duplicates",
+                               "--json"], capture_output=True, check=False)
+        if done.returncode not in (0, 1):
+            return None
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _print_table(rows: list[Row], help_ms: float, check_s: float | None) -> None:
+    header = ("workload", "images", "build s", "img/s", "peak RSS MB", "output MB", "no-op s", "no-op %",
+              "1-crop s", "1-crop %", "baseline s/img", "speed-up")
+    table = [header] + [(r.workload, r.images, r.build_s, r.images_per_s, r.peak_rss_mb, r.output_mb, r.noop_s,
+                         r.noop_pct, r.one_crop_s, r.one_crop_pct, r.baseline_s_per_image, f"{r.speedup}x") for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=True)))
+    print(f"\nkohya-prep --help: {help_ms:.0f} ms (median of 10)")
+    print(f"dataset check --no-duplicates on the crops2k output: {f'{check_s:.2f} s' if check_s is not None else 'n/a'}")
+    print(f"cores: {os.cpu_count()}, runs per workload: {RUNS} (medians)")
+
+
+def main() -> None:
+    if not DEMO_SPEC.exists():
+        sys.exit(f"bench: {DEMO_SPEC} not found; run it from a kohya-prep checkout")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kohya-prep-bench-") as tmp:
+        work = Path(tmp)
+        demo_dir = work / "demo"
+        shutil.copytree(DEMO_SPEC.parent, demo_dir, ignore=shutil.ignore_patterns("demo", ".*"))
+        print("building workloads ...", file=sys.stderr)
+        specs = [("demo", demo_dir / "demo.toml", 1), ("crops2k", crops2k_spec(work), BASELINE_SAMPLE)]
+        specs += [(p.stem, p, 1) for p in photo_specs(work)]
+        for name, spec_path, every in specs:
+            print(f"measuring {name} ...", file=sys.stderr)
+            rows.append(measure(name, spec_path, work, every))
+        help_ms = 1000 * statistics.median(_cli_seconds(["--help"]) for _ in range(10))
+        check_s = check_seconds(load_spec(work / "crops2k.toml").train_data_dir)
+    _print_table(rows, help_ms, check_s)
+    results = {"rows": [asdict(r) for r in rows], "help_ms": round(help_ms, 1), "check_s": check_s,
+               "cores": os.cpu_count(), "runs": RUNS, "rss_note": "peak RSS of the build process (ru_maxrss)"}
+    Path("bench-results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print("wrote bench-results.json")
+
+
+if __name__ == "__main__":
+    main()
