@@ -343,8 +343,9 @@ def test_preflight_warnings(tmp_path: Path) -> None:
 
 def write_fake_kohya(root: Path) -> Path:
     """A kohya_ss folder with sd-scripts' trainer files and a venv python that prints what it was given."""
+    (root / "sd-scripts" / "library").mkdir(parents=True)
+    (root / "kohya_gui.py").write_text("# the GUI\n", encoding="utf-8")
     for script in ("train_network.py", "sdxl_train_network.py", "flux_train_network.py"):
-        (root / "sd-scripts").mkdir(parents=True, exist_ok=True)
         (root / "sd-scripts" / script).write_text("# trainer\n", encoding="utf-8")
     python = root / "venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
@@ -387,3 +388,48 @@ def test_buckets_turn_on_for_images_that_are_not_square(tmp_path: Path) -> None:
     block = load_both(tmp_path / "aria" / "config" / "dataset_config.toml")["datasets"][0]
     assert (block["enable_bucket"], block["min_bucket_reso"], block["max_bucket_reso"]) == (True, 256, 1024)
     sd_scripts_dataset_schema()(load_both(tmp_path / "aria" / "config" / "dataset_config.toml"))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "tier", "precision", "processes"),
+    [("rtx3060", 12, "bf16", ["--num_processes 1"]), ("rtx3090-2080ti", 8, "fp16", ["--multi_gpu --num_processes 2"]),
+     ("rtx5090x2", 24, "bf16", ["--multi_gpu --num_processes 2"])],
+    ids=["rtx3060", "mixed-pair-fits-the-smaller", "two-5090s"],
+)
+def test_without_vram_the_probed_gpus_decide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixture: str, tier: int,
+                                             precision: str, processes: list[str]) -> None:
+    from doctor_fakes import gpu_rules, nvidia_smi_shim
+
+    spec = make_spec(tmp_path)
+    nvidia_smi_shim(tmp_path, monkeypatch, gpu_rules(fixture))
+    result = CliRunner().invoke(cli, ["train-config", str(spec), "--family", "sdxl", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["gpu"]["tier_gb"], report["fit"]["mixed_precision"]) == (tier, precision)
+    train_sh = (tmp_path / "aria" / "config" / "train.sh").read_text(encoding="utf-8")
+    assert all(p in train_sh for p in processes)
+
+
+def test_kohya_dir_that_is_no_install_is_an_error(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    (tmp_path / "empty").mkdir()
+    result = invoke(str(spec), "--family", "sd15", "--vram", "8", "--kohya-dir", str(tmp_path / "empty"))
+    assert result.exit_code == 1
+    assert f"--kohya-dir {tmp_path / 'empty'} is neither a kohya_ss checkout" in result.output
+
+
+def test_empty_sd_scripts_submodule_is_a_warning(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    kohya = tmp_path / "kohya_ss"
+    (kohya / "sd-scripts").mkdir(parents=True)
+    (kohya / "kohya_gui.py").write_text("# the GUI\n", encoding="utf-8")
+    result = invoke(str(spec), "--family", "sd15", "--vram", "8", "--kohya-dir", str(kohya))
+    assert result.exit_code == 0, result.output
+    assert f"{kohya / 'sd-scripts'} has no train_network.py (an empty sd-scripts submodule?)" in result.output
+
+
+def test_bf16_forced_on_a_card_without_it_is_a_warning(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    result = invoke(str(spec), "--family", "sd15", "--vram", "8", "--gpu", "Tesla T4", "--set", "mixed_precision=bf16")
+    assert result.exit_code == 0, result.output
+    assert "mixed_precision = 'bf16' was set, but this GPU has no bf16" in result.output

@@ -209,3 +209,18 @@ def test_writer_refuses_foreign_and_edited_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         write_files(tmp_path, {"b.toml": "y = 2\n"})
     assert (tmp_path / "b.toml").read_text(encoding="utf-8") == "y = 1\n"
+
+
+def test_unwritable_output_folder_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from kohya_prep.trainconfig.preflight import writable_warnings
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Root may write anywhere, so a read-only folder cannot be made for real in every test run.
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    warnings = writable_warnings({"output_dir": str(locked / "out" / "lora"), "logging_dir": str(tmp_path / "logs")})
+    assert warnings == [f"output_dir {locked / 'out' / 'lora'}: {locked} is not writable; sd-scripts will fail to save there. "
+                        "Fix its permissions or --set output_dir=<another folder>."]

@@ -71,7 +71,9 @@ def render_training_config(plan: TrainConfigPlan, header: list[str]) -> str:
         by_section.setdefault(table[key].section, []).append(Entry(key, setting.value, setting.why))
     tables = [Table(name, by_section[name]) for name in _SECTION_ORDER if name in by_section]
     expected: dict[str, Any] = {t.name: {e.key: e.value for e in t.entries} for t in tables}
-    head = [*header, f"Training arguments for {plan.family.script} (--config_file).", "Steps preview:",
+    head = [*header, f"Training arguments for {plan.family.script} (--config_file).",
+            "A flag set true here cannot be switched off on the command line: re-run train-config with --set KEY=false.",
+            "Steps preview:",
             *(f"  {line}" for line in steps_lines(plan))]
     return checked_render(head, tables, expected)
 

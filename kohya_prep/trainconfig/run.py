@@ -63,7 +63,7 @@ def run(options: Options) -> Result:
     gpu, processes = _gpu(options, family)
     fitted = fit(family.name, gpu)
     out_dir = (options.out or spec.root / "config").absolute()
-    located = locate(options.kohya_dir, family.script)
+    located = locate(options.kohya_dir)
     paths, reasons, model_status = _paths(spec, family, options, out_dir)
     inputs = PlanInputs(family, load_preset(family.name), fitted, spec.resolution, spec.name, paths, reasons,
                         _subsets(spec, train_images, reg_images), dict(spec.train), overrides, processes)
@@ -73,7 +73,7 @@ def run(options: Options) -> Result:
     header = [f"Written by kohya-prep train-config from {spec.path.name} ({family.title}, {family.script}).",
               f"Fitted to {gpu.vram_gb:g} GB ({fitted.tier} GB tier); {gpu.bf16_source}."]
     files = render_files(plan, launch, header)
-    warnings = _warnings(spec, family, plan, train_images, reg_images, model_status, located)
+    warnings = _warnings(spec, family, plan, train_images, reg_images, model_status, located, gpu.bf16)
     written = write_files(out_dir, files)
     return Result(out_dir, written, plan, gpu, fitted, located, warnings)
 
@@ -133,7 +133,8 @@ def _subset(folder: Path, repeats: int, tokens: str, is_reg: bool, images: list[
 
 
 def _warnings(spec: DatasetSpec, family: Family, plan: TrainConfigPlan, train: list[ScannedImage],
-              reg: list[ScannedImage], model_status: dict[str, tuple[str, str, bool]], located: Located) -> list[str]:
+              reg: list[ScannedImage], model_status: dict[str, tuple[str, str, bool]], located: Located,
+              gpu_bf16: bool) -> list[str]:
     warnings = preflight.caption_warnings(train, spec.trigger)
     warnings += preflight.model_warnings(model_status)
     for key, (value, flag, given) in model_status.items():
@@ -145,9 +146,16 @@ def _warnings(spec: DatasetSpec, family: Family, plan: TrainConfigPlan, train: l
     if located.sd_scripts_dir is None:
         warnings.append(f"sd-scripts was not found, so train.sh and train.bat hold placeholder paths; run "
                         f"`kohya-prep doctor --fix`, or pass --kohya-dir DIR (the folder holding {family.script}).")
+    elif not (located.sd_scripts_dir / family.script).is_file():
+        warnings.append(f"{located.sd_scripts_dir} has no {family.script} (an empty sd-scripts submodule?); "
+                        "run `kohya-prep doctor --fix` before training.")
     if spec.reg.image_dir is not None and not reg:
         warnings.append(f"reg images are configured ([reg] dir) but {spec.reg_subset_dir} holds none; rebuild with "
                         "`kohya-prep dataset build`, or remove [reg] dir to train without them.")
+    precision = plan.args["mixed_precision"].value if "mixed_precision" in plan.args else "no"
+    if precision == "bf16" and not gpu_bf16:
+        warnings.append("mixed_precision = 'bf16' was set, but this GPU has no bf16 (it needs compute capability 8.0); "
+                        "training will fail or crawl. Use --set mixed_precision=fp16.")
     warnings += plan.notes
     return warnings
 
