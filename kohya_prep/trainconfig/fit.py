@@ -144,7 +144,7 @@ def _flux(tier: int, gpu: GpuTraits, notes: list[str]) -> list[Choice]:
                    "Adafactor with a fixed learning rate, so learning_rate and lr_scheduler apply"),
         ]
     else:
-        choices.append(_optimizer("AdamW8bit", tier, f"8-bit AdamW, {guide}"))
+        choices.append(_optimizer("AdamW8bit", tier, guide))
     if tier <= 10:
         notes.append(f"{tier} GB: use the fp8 T5-XXL checkpoint (t5xxl_fp8_e4m3fn.safetensors) for --t5xxl, {guide}.")
     return choices

@@ -176,13 +176,13 @@ def _conflicts(family: str, s: dict[str, Setting]) -> list[str]:
                         "'constant does not require num_warmup_steps'; use lr_scheduler=constant_with_warmup")
     if (on("cache_latents") or on("cache_latents_to_disk")) and (on("color_aug") or on("random_crop")):
         problems.append("color_aug and random_crop cannot be used with cached latents; "
-                        "--set cache_latents=false cache_latents_to_disk=false to use them")
+                        "--set cache_latents=false --set cache_latents_to_disk=false to use them")
     caching_te = on("cache_text_encoder_outputs") or on("cache_text_encoder_outputs_to_disk")
     caption_changing = [k for k in ("shuffle_caption", "caption_dropout_rate", "caption_tag_dropout_rate", "token_warmup_step")
                         if on(k)]
     if caching_te and caption_changing:
         problems.append(f"{', '.join(caption_changing)} cannot be used with cached text-encoder outputs; "
-                        "--set cache_text_encoder_outputs=false cache_text_encoder_outputs_to_disk=false to use them")
+                        "--set cache_text_encoder_outputs=false --set cache_text_encoder_outputs_to_disk=false to use them")
     if family == "sdxl" and caching_te and not on("network_train_unet_only"):
         problems.append("SDXL with cached text-encoder outputs needs network_train_unet_only = true")
     if on("blocks_to_swap") and on("cpu_offload_checkpointing"):

@@ -35,8 +35,9 @@ def model_warnings(model_paths: dict[str, tuple[str, str, bool]]) -> list[str]:
         if not given:
             continue
         if not Path(path).exists():
+            hub = " (or is a Hugging Face model id)" if key == "pretrained_model_name_or_path" else ""
             warnings.append(f"{flag} {path}: no such file here; training will fail unless it exists on the training "
-                            f"machine (or, for {key}, is a Hugging Face model id).")
+                            f"machine{hub}.")
     return warnings
 
 
