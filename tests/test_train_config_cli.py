@@ -233,9 +233,10 @@ def test_set_value_of_the_wrong_type(tmp_path: Path, setting: str, message: str)
         ("sdxl", ["network_train_unet_only=false"], "needs network_train_unet_only = true"),
         ("sd15", ["mixed_precision=fp32"], "mixed_precision = 'fp32' is not one of no, fp16, bf16"),
         ("sd15", ["full_bf16=true"], "full_bf16 needs mixed_precision = 'bf16'"),
+        ("flux", ["network_module=networks.lora"], "network_module = 'networks.lora' does not train flux models"),
     ],
     ids=["constant-warmup", "latent-cache-color-aug", "te-cache-shuffle", "sdxl-te-cache-unet-only", "bad-precision",
-         "full-bf16-on-fp16"],
+         "full-bf16-on-fp16", "sd-module-on-flux"],
 )
 def test_settings_sd_scripts_would_reject_are_refused(tmp_path: Path, family: str, sets: list[str], message: str) -> None:
     spec = make_spec(tmp_path)
@@ -433,3 +434,25 @@ def test_bf16_forced_on_a_card_without_it_is_a_warning(tmp_path: Path) -> None:
     result = invoke(str(spec), "--family", "sd15", "--vram", "8", "--gpu", "Tesla T4", "--set", "mixed_precision=bf16")
     assert result.exit_code == 0, result.output
     assert "mixed_precision = 'bf16' was set, but this GPU has no bf16" in result.output
+
+
+@pytest.mark.slow
+def test_the_demo_as_make_train_config_runs_it(tmp_path: Path) -> None:
+    """`make dataset` then `make train-config`, on a copy of the demo (never in the repository)."""
+    import shutil
+
+    demo = Path(__file__).resolve().parents[1] / "dataset"
+    shutil.copy(demo / "demo.toml", tmp_path / "demo.toml")
+    shutil.copytree(demo / "sources", tmp_path / "sources")
+    assert CliRunner().invoke(cli, ["dataset", "build", str(tmp_path / "demo.toml")]).exit_code == 0
+    result = invoke(str(tmp_path / "demo.toml"), "--family", "sd15", "--vram", "8")
+    assert result.exit_code == 0, result.output
+    config = tmp_path / "demo" / "config"
+    dataset = load_both(config / "dataset_config.toml")
+    sd_scripts_dataset_schema()(dataset)
+    args = flat(load_both(config / "training.toml"))
+    table = arg_table("sd15")
+    assert [k for k, v in args.items() if k not in table or type_problem(table[k], v)] == []
+    # 23 images x 10 repeats, no reg images in the demo, batch 1, 10 epochs.
+    assert "Steps: 230 train samples, batch 1 -> 230 batches in 1 bucket(s) -> 230 steps/epoch" in result.output
+    assert "x 10 epochs = 2300 steps" in result.output

@@ -80,9 +80,10 @@ def test_family_tables_hold_their_own_options() -> None:
         (["a=1", "b=(0.9,0.99)"], '["a=1", "b=(0.9,0.99)"]'),
         ([0.0001], "[0.0001]"),
         (True, "true"),
+        ("C:\\データ\\アリア girl", "'C:\\データ\\アリア girl'"),
     ],
     ids=["windows-path", "quote", "double-quote-and-backslash", "control-char", "small-float", "whole-float",
-         "string-list", "float-list", "bool"],
+         "string-list", "float-list", "bool", "unicode-path"],
 )
 def test_values_render_and_load_back_with_both_parsers(value: Any, text: str) -> None:
     assert render_value(value) == text

@@ -183,6 +183,10 @@ def _conflicts(family: str, s: dict[str, Setting]) -> list[str]:
     if caching_te and caption_changing:
         problems.append(f"{', '.join(caption_changing)} cannot be used with cached text-encoder outputs; "
                         "--set cache_text_encoder_outputs=false --set cache_text_encoder_outputs_to_disk=false to use them")
+    module = str(val("network_module", ""))
+    if module.startswith("networks.") and (family == "flux") != module.endswith("_flux"):
+        wanted = "networks.lora_flux" if family == "flux" else "networks.lora"
+        problems.append(f"network_module = {module!r} does not train {family} models; use {wanted!r}")
     if family == "sdxl" and caching_te and not on("network_train_unet_only"):
         problems.append("SDXL with cached text-encoder outputs needs network_train_unet_only = true")
     if on("blocks_to_swap") and on("cpu_offload_checkpointing"):
