@@ -456,3 +456,12 @@ def test_the_demo_as_make_train_config_runs_it(tmp_path: Path) -> None:
     # 23 images x 10 repeats, no reg images in the demo, batch 1, 10 epochs.
     assert "Steps: 230 train samples, batch 1 -> 230 batches in 1 bucket(s) -> 230 steps/epoch" in result.output
     assert "x 10 epochs = 2300 steps" in result.output
+
+
+def test_keep_tokens_without_shuffle_is_a_warning(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    result = invoke(str(spec), "--family", "sd15", "--vram", "8", "--set", "keep_tokens=1")
+    assert result.exit_code == 0, result.output
+    assert "keep_tokens has no effect without shuffle_caption" in result.output
+    block = load_both(tmp_path / "aria" / "config" / "dataset_config.toml")["datasets"][0]
+    assert block["keep_tokens"] == 1

@@ -1,5 +1,6 @@
 """train-config: sd-scripts dataset TOML, training-arguments TOML and launch scripts, fitted to a GPU.
 
-Pure modules (families, argtable, dataset_toml, fit, render, plan, steps preview) know nothing of disk or click;
-`scan` reads the built dataset, `writer` writes the files, `presets` reads the templates.
+Pure: families, argtable (the scripts' option/type table), cards, fit, dataset_toml, render, plan (merge, checks,
+steps preview via kohya_prep.sdscripts.steps), files (the text of each file). Adapters: presets (templates),
+scan (the built dataset), gpu (doctor's probe), install (doctor's locator), preflight, writer. `run` ties them.
 """

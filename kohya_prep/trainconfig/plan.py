@@ -235,7 +235,19 @@ def _finish(inputs: PlanInputs, settings: dict[str, Setting]) -> TrainConfigPlan
     if problems:
         raise ConfigError(_sentence(problems))
     epochs, steps = _length(args, epoch)
-    return TrainConfigPlan(inputs.family, args, general, dataset, subsets, epoch, epochs, steps, list(inputs.fit.notes))
+    notes = [*inputs.fit.notes, *_no_effect({e.key: e.value for e in dataset})]
+    return TrainConfigPlan(inputs.family, args, general, dataset, subsets, epoch, epochs, steps, notes)
+
+
+def _no_effect(dataset: dict[str, Any]) -> list[str]:
+    """Options sd-scripts accepts but ignores here: the caption is used verbatim unless one of three switches is on."""
+    splits = dataset.get("shuffle_caption") or dataset.get("caption_tag_dropout_rate") or dataset.get("token_warmup_step")
+    used = [k for k in ("keep_tokens", "keep_tokens_separator") if dataset.get(k)]
+    if used and not splits:
+        verb = "has" if len(used) == 1 else "have"
+        return [f"{' and '.join(used)} {verb} no effect without shuffle_caption, caption_tag_dropout_rate or "
+                "token_warmup_step: sd-scripts then uses each caption verbatim."]
+    return []
 
 
 _DATASET_ORDER = {k: i for i, k in enumerate(
