@@ -143,14 +143,21 @@ def photo_specs(folder: Path, count: int = 6) -> list[Path]:
 # ---------------------------------------------------------------- measuring
 
 
+# Peak RSS comes from VmHWM, the high-water mark of this process's own address space: Linux carries
+# ru_maxrss across exec, so it would report the bench parent's peak instead of the build's.
 _CHILD = """
 import json, resource, sys, time
 from kohya_prep.build import BuildOptions, build_dataset
 from kohya_prep.spec import load_spec
 t = time.perf_counter()
 result = build_dataset(load_spec(sys.argv[1]), BuildOptions())
-print(json.dumps({"seconds": time.perf_counter() - t, "rendered": len(result.rendered),
-                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+seconds = time.perf_counter() - t
+try:
+    with open("/proc/self/status") as status:
+        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except OSError:
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "rendered": len(result.rendered), "rss_kb": rss_kb}))
 """
 
 

@@ -53,7 +53,7 @@ def test_healthy_install_after_fix_exits_zero(healthy: Path) -> None:
             "memory_free_mib": 143156,
             "driver_version": "580.159.04",
             "cuda_version": "13.0",
-            "compute_capability": "9.0",
+            "compute_capability": [9, 0],
             "vram_gb": 140.4,
             "bf16": True,
         }

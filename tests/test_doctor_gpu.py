@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 from doctor_fakes import FIXTURES, Rule, gpu_rules, isolated_bin, nvidia_smi_shim
 
-from kohya_prep.doctor.gpu import GpuInfo, NvidiaSmiOutputError, gpu_checks, parse_cuda_version, parse_query_csv, probe_gpus
+from kohya_prep.doctor.gpu import (
+    GpuInfo,
+    GpuProbe,
+    NvidiaSmiOutputError,
+    gpu_checks,
+    parse_cuda_version,
+    parse_query_csv,
+    probe_gpus,
+)
 
 H200 = GpuInfo(0, "NVIDIA H200", 143771, 143156, "580.159.04", "13.0", (9, 0))
 RTX3090 = GpuInfo(0, "NVIDIA GeForce RTX 3090", 24576, 23869, "535.129.03", "12.2", (8, 6))
@@ -40,9 +48,9 @@ def test_parse_real_outputs(name: str, expected: list[GpuInfo]) -> None:
 
 
 def test_derived_facts_for_train_config() -> None:
-    assert (H200.vram_gb, H200.bf16) == (140.4, True)
+    assert (H200.vram_gb, H200.bf16) == (143771 / 1024, True)
     assert (RTX2080TI.vram_gb, RTX2080TI.bf16) == (11.0, False)
-    assert H200.to_dict()["compute_capability"] == "9.0"
+    assert (H200.to_dict()["compute_capability"], H200.to_dict()["vram_gb"]) == ([9, 0], 140.4)
 
 
 def test_parse_without_units_or_compute_cap() -> None:
@@ -85,7 +93,7 @@ def test_probe_two_different_gpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     rows = gpu_checks(probe)
     assert [(r.name, r.status) for r in rows] == [("gpu", "ok"), ("vram", "ok")]
     assert rows[0].finding.startswith(
-        "2 GPUs: #0 NVIDIA GeForce RTX 3090 24 GB, compute 8.6, bf16; #1 NVIDIA GeForce RTX 2080 Ti"
+        "2 GPUs: #0 NVIDIA GeForce RTX 3090 24.0 GB, compute 8.6, bf16; #1 NVIDIA GeForce RTX 2080 Ti 11.0 GB, compute 7.5 "
     )
 
 
@@ -130,3 +138,29 @@ def test_small_and_busy_vram_warn(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     nvidia_smi_shim(tmp_path, monkeypatch, gpu_rules("rtx5090x2"))
     vram = gpu_checks(probe_gpus())[1]
     assert (vram.status, vram.finding) == ("warn", "another program holds 28.3 GB on GPU #0")
+
+
+@pytest.mark.parametrize(
+    ("total_mib", "status"),
+    [(6144, "warn"), (7979, "ok"), (12288, "ok")],
+    ids=["6GB", "8GB-as-reported", "12GB"],
+)
+def test_vram_threshold(total_mib: int, status: str) -> None:
+    card = GpuInfo(0, "card", total_mib, total_mib - 200, "580.95.05", "13.0", (8, 6))
+    assert gpu_checks(GpuProbe(gpus=[card]))[1].status == status
+
+
+def test_rocm_is_named_when_there_is_no_nvidia_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = isolated_bin(tmp_path, monkeypatch)
+    (bin_dir / "rocminfo").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    (bin_dir / "rocminfo").chmod(0o755)
+    probe = probe_gpus()
+    assert probe.vendor_hint == "ROCm"
+    assert gpu_checks(probe)[0].finding == (
+        "nvidia-smi is not on PATH (no NVIDIA driver installed); found ROCm instead, which sd-scripts supports only partly"
+    )
+
+
+def test_parse_skips_a_driver_warning_before_the_header() -> None:
+    text = "WARNING: infoROM is corrupted at gpu 0000:01:00.0\n" + _fixture("h200-query.txt")
+    assert parse_query_csv(text, "13.0") == [H200]

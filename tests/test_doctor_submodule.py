@@ -167,3 +167,25 @@ def test_bare_sd_scripts_clone(upstream: Upstream, tmp_path: Path) -> None:
 )
 def testdescribe_git_failures_say_which(stderr: str, finding: str) -> None:
     assert describe_git_failure(stderr, "https://github.com/kohya-ss/sd-scripts.git") == finding
+
+
+def test_deleted_training_script_fails(upstream: Upstream, tmp_path: Path) -> None:
+    checkout = clone(upstream, tmp_path / "kohya_ss", recursive=True)
+    (checkout / "sd-scripts" / "library" / "train_util.py").unlink()
+    code, report = doctor("--kohya-dir", str(checkout))
+    assert (code, row(report, "sd-scripts")["finding"]) == (
+        1,
+        f"local changes in {checkout / 'sd-scripts'} (library/train_util.py); doctor never resets them; "
+        f"{checkout / 'sd-scripts'} lacks library/train_util.py",
+    )
+
+
+def test_files_copied_in_by_hand(upstream: Upstream, tmp_path: Path) -> None:
+    checkout = clone(upstream, tmp_path / "kohya_ss")
+    (checkout / "sd-scripts" / "train_network.py").write_text("# copied\n", encoding="utf-8")
+    _, report = doctor("--kohya-dir", str(checkout), "--fix")
+    assert row(report, "sd-scripts")["finding"] == (
+        f"{checkout / 'sd-scripts'} holds files but is no git checkout, so its version is unknown; "
+        f"{checkout / 'sd-scripts'} lacks library/train_util.py"
+    )
+    assert (checkout / "sd-scripts" / "train_network.py").read_text(encoding="utf-8") == "# copied\n"

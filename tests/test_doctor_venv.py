@@ -131,3 +131,11 @@ def test_python_range(version: list[int], status: str) -> None:
 )
 def test_supports(arch_list: list[str], capability: tuple[int, int], expected: bool) -> None:
     assert supports(arch_list, capability) is expected
+
+
+def test_a_torch_folder_in_the_current_folder_does_not_shadow_the_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    python = make_venv(tmp_path / "kohya_ss", FakeTorch(), PACKAGES)
+    (tmp_path / "work" / "torch").mkdir(parents=True)
+    (tmp_path / "work" / "torch" / "__init__.py").write_text("raise ImportError('shadowed')\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "work")
+    assert run_probe(python).data["torch"] == "2.7.0+cu128"  # type: ignore[index]

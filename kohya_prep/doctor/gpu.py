@@ -41,7 +41,8 @@ class GpuInfo:
 
     @property
     def vram_gb(self) -> float:
-        return round(self.memory_total_mib / 1024, 1)
+        """Total VRAM in GiB, unrounded: a "24 GB" RTX 4090 reports 24564 MiB = 23.99."""
+        return self.memory_total_mib / 1024
 
     @property
     def bf16(self) -> bool:
@@ -57,8 +58,8 @@ class GpuInfo:
             "memory_free_mib": self.memory_free_mib,
             "driver_version": self.driver_version,
             "cuda_version": self.cuda_version,
-            "compute_capability": f"{cc[0]}.{cc[1]}" if cc else None,
-            "vram_gb": self.vram_gb,
+            "compute_capability": list(cc) if cc else None,
+            "vram_gb": round(self.vram_gb, 2),
             "bf16": self.bf16,
         }
 
@@ -81,6 +82,9 @@ def parse_query_csv(text: str, cuda_version: str | None = None) -> list[GpuInfo]
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         raise NvidiaSmiOutputError("nvidia-smi printed nothing")
+    # A driver warning (e.g. "WARNING: infoROM is corrupted") may come before the header: skip to it.
+    start = next((i for i, line in enumerate(lines) if line.split(",")[0].strip() == "index"), 0)
+    lines = lines[start:]
     header = [_column_name(cell) for cell in lines[0].split(",")]
     missing = [f for f in ("index", "name", "memory.total") if f not in header]
     if missing:
@@ -165,7 +169,8 @@ def _run(argv: list[str], timeout: float) -> _Run:
     output = (done.stdout or "") + (done.stderr or "")
     if done.returncode != 0 and "is not a valid field" not in output:
         return _Run(output, _failure_line(output, done.returncode))
-    return _Run(output, None)
+    # On success only stdout is data; stderr may carry driver warnings.
+    return _Run(done.stdout if done.returncode == 0 else output, None)
 
 
 def _failure_line(output: str, returncode: int) -> str:
@@ -184,8 +189,9 @@ def vendor_hint() -> str | None:
     return None
 
 
-# sd-scripts: SD 1.x LoRA "barely" runs in 8 GB; kohya_ss asks for 12 GB (reference §5).
-MIN_VRAM_GB = 8.0
+# sd-scripts: SD 1.x LoRA "barely" runs in 8 GB; kohya_ss asks for 12 GB (reference §5). An "8 GB" card
+# reports as little as 7979 MiB (7.8 GiB), hence the margin.
+MIN_VRAM_GB = 7.5
 DRIVER_FIX = "install or repair the NVIDIA driver (e.g. `sudo ubuntu-drivers install` and reboot), then run `nvidia-smi`"
 
 
@@ -209,7 +215,7 @@ def _error_row(probe: GpuProbe) -> CheckResult:
 
 
 def _gpus_line(gpus: list[GpuInfo]) -> str:
-    cards = "; ".join(f"#{g.index} {g.name} {g.vram_gb:g} GB, compute {_cc(g)}{', bf16' if g.bf16 else ''}" for g in gpus)
+    cards = "; ".join(f"#{g.index} {g.name} {g.vram_gb:.1f} GB, compute {_cc(g)}{', bf16' if g.bf16 else ''}" for g in gpus)
     first = gpus[0]
     cuda = f", CUDA {first.cuda_version}" if first.cuda_version else ""
     count = "1 GPU" if len(gpus) == 1 else f"{len(gpus)} GPUs"
@@ -226,7 +232,7 @@ def _vram_row(gpus: list[GpuInfo]) -> CheckResult:
     if small.vram_gb < MIN_VRAM_GB:
         return warn(
             "vram",
-            f"GPU #{small.index} has {small.vram_gb:g} GB; SD 1.5 LoRA needs about 8 GB, SDXL 10-12 GB",
+            f"GPU #{small.index} has {small.vram_gb:.1f} GB; SD 1.5 LoRA needs about 8 GB, SDXL 10-12 GB",
             "use `kohya-prep train-config --vram` with this size: it picks the memory-saving settings",
         )
     busy = [g for g in gpus if g.memory_free_mib < 0.75 * g.memory_total_mib]
@@ -234,4 +240,4 @@ def _vram_row(gpus: list[GpuInfo]) -> CheckResult:
         g = busy[0]
         held = (g.memory_total_mib - g.memory_free_mib) / 1024
         return warn("vram", f"another program holds {held:.1f} GB on GPU #{g.index}", "close it: `nvidia-smi` lists it")
-    return ok("vram", f"{small.vram_gb:g} GB on the smallest GPU, {small.memory_free_mib / 1024:.1f} GB of it free")
+    return ok("vram", f"{small.vram_gb:.1f} GB on the smallest GPU, {small.memory_free_mib / 1024:.1f} GB of it free")

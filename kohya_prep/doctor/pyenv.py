@@ -58,7 +58,8 @@ class VenvProbe:
 def run_probe(python: Path, timeout: float = 30.0) -> VenvProbe:
     """Run the probe with the venv's interpreter; a hang or crash becomes `error`, never an exception."""
     try:
-        done = run_bounded([str(python), "-c", PROBE_SCRIPT], timeout)
+        # -I: a torch/ or accelerate.py in the current folder must not shadow the venv's packages.
+        done = run_bounded([str(python), "-I", "-c", PROBE_SCRIPT], timeout)
     except subprocess.TimeoutExpired:
         return VenvProbe(python, None, f"{python} did not finish the probe within {timeout:g} s")
     except OSError as err:

@@ -1,8 +1,8 @@
 """The `sd-scripts` submodule of a kohya_ss checkout: what state it is in, and a GitPython repair.
 
-The repair has the effect of `git submodule update --init --recursive`. It never resets local changes
-(GitPython refuses a dirty submodule), and when git fails it puts back what it moved, so the checkout
-is as it was.
+The repair has the effect of `git submodule update --init --recursive`. It leaves a submodule with
+local changes alone (and git refuses to check out over them), and when git fails it puts back what it
+changed, so the checkout is as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ DIRTY = "dirty"
 NOT_INITIALIZED = "not-initialized"
 EMPTY = "empty"
 NO_GIT = "no-git"
+NOT_A_CHECKOUT = "not-a-checkout"
 NO_SUBMODULE = "no-submodule"
 
 
@@ -70,7 +71,7 @@ def _populated_state(path: Path, recorded: str, url: str) -> SubmoduleStatus:
         module = git.Repo(path)
         actual = module.head.commit.hexsha
     except (git.InvalidGitRepositoryError, ValueError):
-        return SubmoduleStatus(NOT_INITIALIZED, recorded, None, url)
+        return SubmoduleStatus(NOT_A_CHECKOUT, recorded, None, url)
     diffs = [*module.index.diff(None), *module.index.diff("HEAD")]
     changed = sorted({d.a_path or d.b_path or "" for d in diffs})
     if changed:
@@ -84,9 +85,13 @@ def _has_files(path: Path) -> bool:
 
 def submodule_check(install: Install, status: SubmoduleStatus | None) -> CheckResult:
     """The `sd-scripts` row: git state first, then the files training needs."""
-    if install.kind == KOHYA_SS and status is not None and status.state != POPULATED:
-        return _state_row(install, status)
-    return files_check(install.sd_scripts_dir)
+    files = files_check(install.sd_scripts_dir)
+    if install.kind != KOHYA_SS or status is None or status.state == POPULATED:
+        return files
+    row = _state_row(install, status)
+    if row.status == "warn" and files.status == "fail":
+        return fail(row.name, f"{row.finding}; {files.finding}", row.fix)
+    return row
 
 
 def _state_row(install: Install, s: SubmoduleStatus) -> CheckResult:
@@ -102,6 +107,12 @@ def _state_row(install: Install, s: SubmoduleStatus) -> CheckResult:
         return fail("sd-scripts", f"submodule not initialized: {rel} is empty (cloned without --recursive?)", FIX_FLAG)
     if s.state == EMPTY:
         return fail("sd-scripts", f"submodule initialized but {rel} is empty", FIX_FLAG)
+    if s.state == NOT_A_CHECKOUT:
+        return warn(
+            "sd-scripts",
+            f"{rel} holds files but is no git checkout, so its version is unknown",
+            f"move {rel} aside, then run kohya-prep doctor --fix",
+        )
     if s.state == DIRTY:
         files = ", ".join(s.changed_files[:3]) + (" ..." if len(s.changed_files) > 3 else "")
         return warn(

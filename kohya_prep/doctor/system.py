@@ -65,7 +65,7 @@ def system_checks(data_dir: Path, install_root: Path | None) -> list[CheckResult
     import psutil
 
     memory = psutil.virtual_memory()
-    rows = [ram_check(memory.total, memory.available), disk_check(data_dir, shutil.disk_usage(data_dir).free)]
+    rows = [ram_check(memory.total, memory.available), disk_check(data_dir, psutil.disk_usage(str(data_dir)).free)]
     if install_root is not None:
         rows.append(path_check(install_root))
     rows.append(git_check(shutil.which("git")))
