@@ -465,3 +465,12 @@ def test_keep_tokens_without_shuffle_is_a_warning(tmp_path: Path) -> None:
     assert "keep_tokens has no effect without shuffle_caption" in result.output
     block = load_both(tmp_path / "aria" / "config" / "dataset_config.toml")["datasets"][0]
     assert block["keep_tokens"] == 1
+
+
+def test_low_resolution_for_the_family_is_a_warning(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    result = invoke(str(spec), "--family", "sdxl", "--vram", "24")
+    assert result.exit_code == 0, result.output
+    assert "the dataset is built at 512px but SDXL trains best at 1024px" in result.output
+    sh = (tmp_path / "aria" / "config" / "train.sh").read_text(encoding="utf-8")
+    assert "SD_SCRIPTS='/path/to/kohya_ss/sd-scripts'\nPYTHON='/path/to/kohya_ss/venv/bin/python'\n" in sh

@@ -91,7 +91,7 @@ def render_train_sh(plan: TrainConfigPlan, launch: Launch) -> str:
     """train.sh: accelerate launch with the kohya venv's interpreter; extra arguments go to the trainer."""
     script = plan.family.script
     sd_scripts = launch.sd_scripts_dir or "/path/to/kohya_ss/sd-scripts"
-    python = launch.python or "python3"
+    python = launch.python or ("python3" if launch.sd_scripts_dir else "/path/to/kohya_ss/venv/bin/python")
     note = [] if launch.sd_scripts_dir else ["# sd-scripts was not found: edit SD_SCRIPTS and PYTHON, or run doctor --fix."]
     if launch.sd_scripts_dir and not launch.python:
         note = ["# The kohya venv's interpreter was not found: activate the venv first, or edit PYTHON."]
@@ -122,7 +122,7 @@ def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
     """train.bat: the same launch for Windows' cmd, with CRLF line endings."""
     script = plan.family.script
     sd_scripts = launch.sd_scripts_dir or r"C:\path\to\kohya_ss\sd-scripts"
-    python = launch.python or "python"
+    python = launch.python or ("python" if launch.sd_scripts_dir else r"C:\path\to\kohya_ss\venv\Scripts\python.exe")
     lines = [
         "@echo off",
         f"rem Written by kohya-prep train-config: trains the LoRA with sd-scripts' {script}.",

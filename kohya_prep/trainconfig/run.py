@@ -136,6 +136,9 @@ def _warnings(spec: DatasetSpec, family: Family, plan: TrainConfigPlan, train: l
               reg: list[ScannedImage], model_status: dict[str, tuple[str, str, bool]], located: Located,
               gpu_bf16: bool) -> list[str]:
     warnings = preflight.caption_warnings(train, spec.trigger)
+    if spec.resolution < family.resolution:
+        warnings.append(f"the dataset is built at {spec.resolution}px but {family.title} trains best at {family.resolution}px; "
+                        f"set resolution = {family.resolution} in the spec's [dataset] and rebuild.")
     warnings += preflight.model_warnings(model_status)
     for key, (value, flag, given) in model_status.items():
         if not given and value.startswith("/path/to/"):
