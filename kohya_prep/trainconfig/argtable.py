@@ -93,8 +93,9 @@ COMMON: dict[str, Arg] = {
         "memory",
         str_="mixed_precision dynamo_backend",
         int_="vae_batch_size max_data_loader_n_workers",
-        bool_="full_fp16 full_bf16 fp8_base fp8_base_unet gradient_checkpointing cache_latents cache_latents_to_disk "
-        "skip_cache_check xformers sdpa mem_eff_attn lowram highvram persistent_data_loader_workers torch_compile",
+        bool_="full_fp16 full_bf16 fp8_base fp8_base_unet gradient_checkpointing cpu_offload_checkpointing cache_latents "
+        "cache_latents_to_disk skip_cache_check xformers sdpa mem_eff_attn lowram highvram no_half_vae "
+        "persistent_data_loader_workers torch_compile",
     ),
     **_group(
         "saving",
@@ -119,11 +120,11 @@ COMMON: dict[str, Arg] = {
     ),
 }
 
-SD15_ONLY = _group("model", bool_="v2 v_parameterization") | _group("memory", bool_="no_half_vae")
+SD15_ONLY = _group("model", bool_="v2 v_parameterization")
 
 # sdxl_train_util.add_sdxl_training_arguments
 SDXL_ONLY = _group(
-    "memory", bool_="cache_text_encoder_outputs cache_text_encoder_outputs_to_disk disable_mmap_load_safetensors no_half_vae"
+    "memory", bool_="cache_text_encoder_outputs cache_text_encoder_outputs_to_disk disable_mmap_load_safetensors"
 )
 
 # flux_train_utils.add_flux_train_arguments and train_util.add_dit_training_arguments
@@ -139,8 +140,7 @@ FLUX_ONLY = {
     **_group(
         "memory",
         int_="blocks_to_swap text_encoder_batch_size",
-        bool_="cache_text_encoder_outputs cache_text_encoder_outputs_to_disk disable_mmap_load_safetensors "
-        "cpu_offload_checkpointing",
+        bool_="cache_text_encoder_outputs cache_text_encoder_outputs_to_disk disable_mmap_load_safetensors",
     ),
 }
 
