@@ -176,6 +176,8 @@ def test_json_report(tmp_path: Path) -> None:
     assert report["steps"]["reg_samples"] == 30 and report["steps"]["reg_images_unused"] == 10
     assert report["steps"]["batch_size"] == 2 and report["steps"]["steps_per_epoch"] == 30
     assert report["gpu"]["tier_gb"] == 12
+    # sd-scripts keeps the first 30 in sorted path order (r0, r1, r10, ... r19, r2, r20, ...).
+    assert [Path(p).name for p in report["steps"]["reg_unused"]] == sorted(f"r{i}.png" for i in range(40))[30:]
 
 
 def test_spec_train_table_and_set_overrides_are_typed(tmp_path: Path) -> None:
@@ -388,6 +390,8 @@ def test_buckets_turn_on_for_images_that_are_not_square(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     block = load_both(tmp_path / "aria" / "config" / "dataset_config.toml")["datasets"][0]
     assert (block["enable_bucket"], block["min_bucket_reso"], block["max_bucket_reso"]) == (True, 256, 1024)
+    # 3 squares x 10 repeats + 1 wide x 10, reg 5 balanced to 40 (squares too): batch 2 per bucket.
+    assert "  bucket 512x512: 70 samples -> 35 batches\n  bucket 640x384: 10 samples -> 5 batches\n" in result.output
     sd_scripts_dataset_schema()(load_both(tmp_path / "aria" / "config" / "dataset_config.toml"))
 
 

@@ -71,8 +71,14 @@ def _render(report: dict[str, Any]) -> None:
                + f", batch {steps['batch_size']} -> {steps['batches_per_epoch']} batches in {len(steps['buckets'])} bucket(s)"
                + f" -> {steps['steps_per_epoch']} steps/epoch (grad accumulation {steps['gradient_accumulation_steps']}, "
                + f"{steps['num_processes']} process(es)) x {steps['max_train_epochs']} epochs = {steps['max_train_steps']} steps")
+    if len(steps["buckets"]) > 1:
+        for bucket in steps["buckets"]:
+            width, height = bucket["reso"]
+            click.echo(f"  bucket {width}x{height}: {bucket['samples']} samples -> {bucket['batches']} batches")
     if steps["reg_images_unused"]:
-        click.echo(f"Reg: {steps['reg_images_unused']} reg images will never be used (sd-scripts stops at the train count).")
+        examples = ", ".join(Path(p).name for p in steps["reg_unused"][:3])
+        click.echo(f"Reg: {steps['reg_images_unused']} reg images will never be used (sd-scripts stops at the train count "
+                   f"and keeps the first in sorted order), e.g. {examples}.")
     if steps["reg_extra_repeats"]:
         click.echo(f"Reg: too few reg images; sd-scripts repeats them {steps['reg_extra_repeats']} extra times per epoch.")
     for warning in report["warnings"]:

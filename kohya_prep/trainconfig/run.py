@@ -182,6 +182,7 @@ def summary(result: Result) -> dict[str, Any]:
             "train_samples": epoch.num_train_images,
             "reg_samples": epoch.reg_samples,
             "reg_images_unused": len(epoch.reg_unused),
+            "reg_unused": list(epoch.reg_unused),
             "reg_extra_repeats": epoch.reg_extra_repeats,
             "batch_size": epoch.batch_size,
             "buckets": [{"reso": list(b.reso), "samples": b.samples, "batches": b.batches} for b in epoch.buckets],
