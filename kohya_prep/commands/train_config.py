@@ -1,11 +1,90 @@
-"""Placeholder until this command lands; replaced by its real implementation."""
+"""`kohya-prep train-config`: parse the options, call kohya_prep.trainconfig.run, render the report."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import click
+
+_FAMILY_ONLY = {"clip_l": ("flux",), "t5xxl": ("flux",), "ae": ("flux",), "vae": ("sd15", "sdxl")}
 
 
 @click.command(name="train-config")
-def train_config() -> None:
-    """Write sd-scripts dataset and training TOML and a launch script."""
-    raise click.ClickException("this command is not built yet")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--family", required=True, type=click.Choice(["sd15", "sdxl", "flux"]), help="Model family to train.")
+@click.option("--vram", type=click.FloatRange(min=1.0), help="GPU memory in GB (skips the GPU probe).")
+@click.option("--gpu", "gpu_name", metavar="NAME", help="Training GPU's name, e.g. 'RTX 3060': decides bf16 vs fp16.")
+@click.option("--gpus", type=click.IntRange(min=1), help="GPUs to train on (default: those probed, or 1).")
+@click.option("--model", metavar="PATH", help="Base model checkpoint (FLUX: the flux1-dev transformer).")
+@click.option("--vae", metavar="PATH", help="SD 1.5 / SDXL: a separate VAE.")
+@click.option("--clip-l", "clip_l", metavar="PATH", help="FLUX: CLIP-L text encoder.")
+@click.option("--t5xxl", metavar="PATH", help="FLUX: T5-XXL text encoder.")
+@click.option("--ae", metavar="PATH", help="FLUX: autoencoder (ae.safetensors).")
+@click.option("--kohya-dir", type=click.Path(path_type=Path), help="kohya_ss (or sd-scripts) folder for the launch scripts.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder [default: <dataset>/config].")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a training option (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def train_config(spec: Path, family: str, vram: float | None, gpu_name: str | None, gpus: int | None, model: str | None,
+                 vae: str | None, clip_l: str | None, t5xxl: str | None, ae: str | None, kohya_dir: Path | None,
+                 out: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
+    """Write sd-scripts' dataset config, training TOML, train.sh and train.bat for a built dataset.
+
+    Settings come from the family's preset, fitted to the GPU (probed, or --vram/--gpu), then the spec's
+    [train] table, then --set. Every key is checked against the training script's options. Writes
+    dataset_config.toml, training.toml, train.sh and train.bat into --out, and never over a file it
+    did not write.
+
+    \b
+    Examples:
+      kohya-prep train-config dataset/demo.toml --family sd15 --vram 8
+      kohya-prep train-config dataset/demo.toml --family sdxl --vram 12 --gpu 'RTX 3060' \\
+          --model /models/sdxl.safetensors --set network_dim=32 --set max_train_epochs=8
+      kohya-prep train-config dataset/demo.toml --family flux --model flux1-dev.safetensors \\
+          --clip-l clip_l.safetensors --t5xxl t5xxl_fp16.safetensors --ae ae.safetensors
+    """
+    from kohya_prep.trainconfig.run import Options, run, summary
+
+    files = {"pretrained_model_name_or_path": model, "vae": vae, "clip_l": clip_l, "t5xxl": t5xxl, "ae": ae}
+    for key, families in _FAMILY_ONLY.items():
+        if files[key] and family not in families:
+            flag = "--" + key.replace("_", "-")
+            raise click.UsageError(f"{flag} applies to {' and '.join(families)} only, not {family}.")
+    options = Options(spec, family, vram, gpu_name, gpus, {k: v for k, v in files.items() if v}, kohya_dir, out, sets)
+    result = run(options)
+    if as_json:
+        click.echo(json.dumps(summary(result), indent=2))
+    else:
+        _render(summary(result))
+
+
+def _render(report: dict[str, Any]) -> None:
+    gpu, steps = report["gpu"], report["steps"]
+    click.echo(f"Wrote {report['out_dir']} for {report['script']} ({report['family']}):")
+    for path in report["files"]:
+        click.echo(f"  {Path(path).name}")
+    fitted = ", ".join(f"{k}={_show(v)}" for k, v in report["fit"].items())
+    click.echo(f"Fit ({gpu['tier_gb']} GB tier, {gpu['bf16_source']}): {fitted}")
+    reg = f" + {steps['reg_samples']} reg" if steps["reg_samples"] else ""
+    click.echo(f"Steps: {steps['train_samples']} train samples{reg}"
+               + f", batch {steps['batch_size']} -> {steps['batches_per_epoch']} batches in {len(steps['buckets'])} bucket(s)"
+               + f" -> {steps['steps_per_epoch']} steps/epoch (grad accumulation {steps['gradient_accumulation_steps']}, "
+               + f"{steps['num_processes']} process(es)) x {steps['max_train_epochs']} epochs = {steps['max_train_steps']} steps")
+    if len(steps["buckets"]) > 1:
+        for bucket in steps["buckets"]:
+            width, height = bucket["reso"]
+            click.echo(f"  bucket {width}x{height}: {bucket['samples']} samples -> {bucket['batches']} batches")
+    if steps["reg_images_unused"]:
+        examples = ", ".join(Path(p).name for p in steps["reg_unused"][:3])
+        click.echo(f"Reg: {steps['reg_images_unused']} reg images will never be used (sd-scripts stops at the train count "
+                   f"and keeps the first in sorted order), e.g. {examples}.")
+    if steps["reg_extra_repeats"]:
+        click.echo(f"Reg: too few reg images; sd-scripts repeats them {steps['reg_extra_repeats']} extra times per epoch.")
+    for warning in report["warnings"]:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(f"Launch: {Path(report['out_dir']) / 'train.sh'}  (Windows: train.bat)")
+
+
+def _show(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else str(value)

@@ -1,0 +1,170 @@
+"""The dataset config (`--dataset_config`): one [[datasets]] with the train subset and the reg subset (is_reg = true).
+
+Reg subsets must share the dataset of the train subset: sd-scripts balances reg images against that dataset's own
+train count, so a dataset of reg images alone contributes nothing (reference §2.5). The validator replays the
+levels and literal types of sd-scripts' schema (config_util.ConfigSanitizer, reference §2.2-2.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kohya_prep.trainconfig.render import Entry, Table
+
+# Options of the args namespace that belong in the dataset config; the dataset config wins over args (§2.3).
+ARG_TO_DATASET_KEY: dict[str, str] = {
+    "train_batch_size": "batch_size",
+    **{
+        key: key
+        for key in [
+            "resolution", "enable_bucket", "min_bucket_reso", "max_bucket_reso", "bucket_reso_steps", "bucket_no_upscale",
+            "shuffle_caption", "keep_tokens", "keep_tokens_separator", "secondary_separator", "caption_separator",
+            "caption_prefix", "caption_suffix", "enable_wildcard", "color_aug", "flip_aug", "random_crop",
+            "token_warmup_min", "token_warmup_step", "caption_dropout_rate", "caption_dropout_every_n_epochs",
+            "caption_tag_dropout_rate", "caption_extension",
+        ]
+    },
+}
+
+
+@dataclass(frozen=True)
+class SubsetConfig:
+    """One [[datasets.subsets]]: a folder of images and how sd-scripts reads it."""
+
+    image_dir: str
+    num_repeats: int
+    class_tokens: str
+    is_reg: bool = False
+
+    def entries(self) -> list[Entry]:
+        rows = [
+            Entry("image_dir", self.image_dir, "absolute: a relative path resolves against the trainer's working folder"),
+            Entry("num_repeats", self.num_repeats, "not parsed from the folder name inside a dataset config"),
+            Entry("class_tokens", self.class_tokens, "used only for images without a caption file"),
+        ]
+        if self.is_reg:
+            rows.append(Entry("is_reg", True, "reg subset in the same [[datasets]]: balanced against the train count"))
+        return rows
+
+
+def dataset_tables(general: list[Entry], dataset: list[Entry], subsets: list[SubsetConfig]) -> list[Table]:
+    """The tables of the dataset config, in the order sd-scripts' docs show them."""
+    tables = [
+        Table("general", general),
+        Table("datasets", dataset, array=True, comment="one dataset: the reg subset must sit beside the train subset"),
+    ]
+    for subset in subsets:
+        comment = "regularization images" if subset.is_reg else "training images"
+        tables.append(Table("datasets.subsets", subset.entries(), array=True, comment=comment, indent=2))
+    return tables
+
+
+def dataset_data(general: list[Entry], dataset: list[Entry], subsets: list[SubsetConfig]) -> dict[str, Any]:
+    """The same content as plain data: what the written file must parse back to."""
+    data = {e.key: e.value for e in dataset}
+    data["subsets"] = [{e.key: e.value for e in s.entries()} for s in subsets]
+    return {"general": {e.key: e.value for e in general}, "datasets": [data]}
+
+
+# --- validation: sd-scripts' schema for DreamBooth datasets with caption dropout enabled (all LoRA scripts) ----
+
+Check = Callable[[Any], bool]
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _float(v: Any) -> bool:
+    return isinstance(v, float)
+
+
+def _number(v: Any) -> bool:
+    return _int(v) or _float(v)
+
+
+def _bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _resolution(v: Any) -> bool:
+    return _int(v) or (isinstance(v, list) and len(v) == 2 and all(_int(i) for i in v))
+
+
+def _two_floats(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_float(i) for i in v)
+
+
+DATASET_LEVEL: dict[str, Check] = {
+    "resolution": _resolution, "batch_size": _int, "enable_bucket": _bool, "min_bucket_reso": _int,
+    "max_bucket_reso": _int, "bucket_reso_steps": _int, "bucket_no_upscale": _bool, "network_multiplier": _float,
+    "validation_split": _float, "validation_seed": _int,
+}
+SUBSET_COMMON: dict[str, Check] = {
+    "num_repeats": _int, "shuffle_caption": _bool, "keep_tokens": _int, "keep_tokens_separator": _str,
+    "secondary_separator": _str, "caption_separator": _str, "enable_wildcard": _bool, "caption_prefix": _str,
+    "caption_suffix": _str, "color_aug": _bool, "flip_aug": _bool, "random_crop": _bool,
+    "face_crop_aug_range": _two_floats, "token_warmup_min": _int, "token_warmup_step": _number,
+    "resize_interpolation": _str, "caption_dropout_rate": _number, "caption_dropout_every_n_epochs": _int,
+    "caption_tag_dropout_rate": _number, "caption_extension": _str, "class_tokens": _str, "cache_info": _bool,
+}
+SUBSET_ONLY: dict[str, Check] = {"image_dir": _str, "is_reg": _bool, "alpha_mask": _bool}
+
+GENERAL_SCHEMA = DATASET_LEVEL | SUBSET_COMMON
+DATASET_SCHEMA = DATASET_LEVEL | SUBSET_COMMON
+SUBSET_SCHEMA = SUBSET_COMMON | SUBSET_ONLY
+
+
+def _table_problems(table: Any, schema: dict[str, Check], where: str, skip: tuple[str, ...] = ()) -> list[str]:
+    if not isinstance(table, dict):
+        return [f"{where} must be a table"]
+    problems = []
+    for key, value in table.items():
+        if key in skip:
+            continue
+        if key not in schema:
+            problems.append(f"{where}: extra key '{key}' not allowed at this level")
+        elif not schema[key](value):
+            problems.append(f"{where}: {key} = {value!r} has the wrong type")
+    return problems
+
+
+def dataset_config_problems(data: dict[str, Any], bucket_step: int) -> list[str]:
+    """Everything sd-scripts would reject in this dataset config, plus the bucket asserts of the training script."""
+    problems = _table_problems(data, {"general": lambda v: True, "datasets": lambda v: True}, "top level")
+    problems += _table_problems(data.get("general", {}), GENERAL_SCHEMA, "[general]")
+    datasets = data.get("datasets", [])
+    for i, dataset in enumerate(datasets if isinstance(datasets, list) else [datasets]):
+        where = f"datasets[{i}]"
+        problems += _table_problems(dataset, DATASET_SCHEMA, where, skip=("subsets",))
+        if not isinstance(dataset, dict):
+            continue
+        for j, subset in enumerate(dataset.get("subsets", [])):
+            problems += _table_problems(subset, SUBSET_SCHEMA, f"{where}.subsets[{j}]")
+            if isinstance(subset, dict) and "image_dir" not in subset:
+                problems.append(f"{where}.subsets[{j}]: image_dir is required")
+        problems += _bucket_problems(data.get("general", {}) | dataset, bucket_step, where)
+    return problems
+
+
+def _bucket_problems(merged: dict[str, Any], bucket_step: int, where: str) -> list[str]:
+    """The asserts sd-scripts makes when it builds the dataset (reference §2.4, §8.1 item 7)."""
+    problems = []
+    resolution = merged.get("resolution")
+    if resolution is None:
+        return [f"{where}: resolution is required for a DreamBooth dataset"]
+    steps = merged.get("bucket_reso_steps", 64)
+    if _int(steps) and steps % bucket_step:
+        problems.append(f"{where}: bucket_reso_steps = {steps} must be divisible by {bucket_step} for this script")
+    if merged.get("enable_bucket") and not merged.get("bucket_no_upscale") and _resolution(resolution):
+        sides = [resolution, resolution] if _int(resolution) else resolution
+        low, high = merged.get("min_bucket_reso", 256), merged.get("max_bucket_reso", 1024)
+        if min(sides) < low or max(sides) > high:
+            problems.append(f"{where}: resolution {resolution} must lie within min_bucket_reso {low} and max_bucket_reso {high}")
+    return problems

@@ -1,0 +1,281 @@
+"""The train-config plan: preset, GPU fit, the spec's [train] table and --set overrides, merged and cross-checked.
+
+Pure: takes plain values (the scanned subsets, paths as strings) and returns what each file will say and why.
+Layer order, later wins: preset -> GPU fit -> paths from the spec and options -> [train] -> --set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from kohya_prep.errors import ConfigError
+from kohya_prep.sdscripts.buckets import BucketSettings
+from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch
+from kohya_prep.trainconfig.argtable import CHOICES, coerce, lookup
+from kohya_prep.trainconfig.dataset_toml import ARG_TO_DATASET_KEY, SubsetConfig, dataset_config_problems, dataset_data
+from kohya_prep.trainconfig.families import Family
+from kohya_prep.trainconfig.fit import Fit
+from kohya_prep.trainconfig.presets import Preset
+from kohya_prep.trainconfig.render import Entry
+
+
+@dataclass(frozen=True)
+class ScannedSubset:
+    """A subset folder as the scan found it: where, how often, and each loaded image's name and size."""
+
+    image_dir: str
+    num_repeats: int
+    class_tokens: str
+    is_reg: bool
+    paths: tuple[str, ...]
+    sizes: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A value bound for one of the files, and why it has that value."""
+
+    value: Any
+    why: str | None
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Everything the plan needs, as plain values."""
+
+    family: Family
+    preset: Preset
+    fit: Fit
+    resolution: int
+    output_name: str
+    paths: dict[str, str]  # output_dir, logging_dir, dataset_config and the family's model files
+    path_reasons: dict[str, str]
+    subsets: list[ScannedSubset]
+    spec_train: dict[str, Any] = field(default_factory=dict)
+    overrides: list[tuple[str, Any]] = field(default_factory=list)
+    num_processes: int = 1
+
+
+@dataclass(frozen=True)
+class TrainConfigPlan:
+    """What train-config writes: args settings, dataset entries, and the steps preview."""
+
+    family: Family
+    args: dict[str, Setting]
+    general: list[Entry]
+    dataset: list[Entry]
+    subsets: list[SubsetConfig]
+    epoch: EpochPlan
+    max_train_epochs: int
+    max_train_steps: int
+    notes: list[str]
+
+    def dataset_data(self) -> dict[str, Any]:
+        """The dataset config as plain data."""
+        return dataset_data(self.general, self.dataset, self.subsets)
+
+
+def make_plan(inputs: PlanInputs) -> TrainConfigPlan:
+    """Merge the layers, route dataset options to the dataset config, cross-check, and preview the steps."""
+    family = inputs.family.name
+    settings: dict[str, Setting] = {}
+    for key, value in inputs.preset.values.items():
+        settings[key] = Setting(value, inputs.preset.comments.get(key))
+    for choice in inputs.fit.choices:
+        settings[choice.key] = Setting(choice.value, choice.why)
+    settings["output_name"] = Setting(inputs.output_name, "the LoRA file name: <output_name>.safetensors")
+    for key, value in inputs.paths.items():
+        settings[key] = Setting(value, inputs.path_reasons.get(key))
+    _bucket_defaults(inputs, settings)
+    user_keys = _apply_user_layers(inputs, settings)
+    _bucket_range(settings)
+    if "max_train_steps" in user_keys and "max_train_epochs" not in user_keys:
+        settings.pop("max_train_epochs", None)  # max_train_epochs would override the steps the user asked for
+    problems = _conflicts(family, settings)
+    if problems:
+        raise ConfigError(_sentence(problems))
+    return _finish(inputs, settings)
+
+
+def _apply_user_layers(inputs: PlanInputs, settings: dict[str, Setting]) -> set[str]:
+    family = inputs.family.name
+    keys = set()
+    for key, raw in inputs.spec_train.items():
+        where = f"{inputs.paths.get('spec', 'spec')} [train]"
+        value = _resolution(raw, where) if key == "resolution" else coerce(lookup(family, key, where), raw, where)
+        settings[key] = Setting(value, "from the spec's [train] table")
+        keys.add(key)
+    for key, value in inputs.overrides:
+        if key == "resolution":
+            value = _resolution(value, "--set resolution")
+        settings[key] = Setting(value, "set on the command line (--set)")
+        keys.add(key)
+    return keys
+
+
+def _resolution(value: Any, where: str) -> int | list[int]:
+    """resolution for the dataset config: an int, or [width, height] from 'W,H' (the args TOML's string form)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return list(value)
+    parts = str(value).replace("x", ",").split(",")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 1:
+        return numbers[0]
+    if len(numbers) == 2:
+        return numbers
+    raise ConfigError(f"{where}: resolution = {value!r} must be a whole number like 512 or 'width,height' like '768,512'.")
+
+
+def _bucket_defaults(inputs: PlanInputs, settings: dict[str, Setting]) -> None:
+    """Letterboxed squares need no buckets; any other shape keeps its aspect ratio in a bucket."""
+    step = inputs.family.bucket_reso_steps
+    settings["resolution"] = Setting(inputs.resolution, f"the spec's resolution; {inputs.family.title} trains at "
+                                                        f"{inputs.family.resolution}")
+    settings["bucket_reso_steps"] = Setting(step, f"{inputs.family.script} asserts divisibility by {step}")
+    sizes = [size for subset in inputs.subsets for size in subset.sizes]
+    if all(w == h for w, h in sizes):
+        settings["enable_bucket"] = Setting(False, "every image is square: scaled to the resolution, no bucket needed")
+        return
+    settings["enable_bucket"] = Setting(True, "some images are not square: buckets keep their aspect ratio")
+
+
+def _bucket_range(settings: dict[str, Setting]) -> None:
+    """With buckets on, a range around the resolution (sd-scripts' 256..1024 default is too tight for SDXL)."""
+    if not settings["enable_bucket"].value:
+        return
+    step = settings["bucket_reso_steps"].value
+    res = settings["resolution"].value
+    low, high = (res, res) if isinstance(res, int) else (min(res), max(res))
+    if "min_bucket_reso" not in settings:
+        settings["min_bucket_reso"] = Setting(max(step, (low // 2) // step * step), "half the resolution")
+    if "max_bucket_reso" not in settings:
+        settings["max_bucket_reso"] = Setting(high * 2, "twice the resolution")
+
+
+def _conflicts(family: str, s: dict[str, Setting]) -> list[str]:
+    """Combinations sd-scripts rejects at start-up or mid-run (reference §2.7, §4.3, §4.4, §9)."""
+    def on(key: str) -> bool:
+        return bool(s[key].value) if key in s else False
+
+    def val(key: str, default: Any = None) -> Any:
+        return s[key].value if key in s else default
+
+    problems = []
+    for key, choices in CHOICES.items():
+        if key in s and val(key) not in choices:
+            problems.append(f"{key} = {val(key)!r} is not one of {', '.join(choices)}")
+    if str(val("lr_scheduler", "constant")).lower() == "constant" and val("lr_warmup_steps", 0):
+        problems.append("lr_scheduler 'constant' with lr_warmup_steps > 0 makes sd-scripts raise "
+                        "'constant does not require num_warmup_steps'; use lr_scheduler=constant_with_warmup")
+    if (on("cache_latents") or on("cache_latents_to_disk")) and (on("color_aug") or on("random_crop")):
+        problems.append("color_aug and random_crop cannot be used with cached latents; "
+                        "--set cache_latents=false --set cache_latents_to_disk=false to use them")
+    caching_te = on("cache_text_encoder_outputs") or on("cache_text_encoder_outputs_to_disk")
+    caption_changing = [k for k in ("shuffle_caption", "caption_dropout_rate", "caption_tag_dropout_rate", "token_warmup_step")
+                        if on(k)]
+    if caching_te and caption_changing:
+        problems.append(f"{', '.join(caption_changing)} cannot be used with cached text-encoder outputs; "
+                        "--set cache_text_encoder_outputs=false --set cache_text_encoder_outputs_to_disk=false to use them")
+    module = str(val("network_module", ""))
+    if module.startswith("networks.") and (family == "flux") != module.endswith("_flux"):
+        wanted = "networks.lora_flux" if family == "flux" else "networks.lora"
+        problems.append(f"network_module = {module!r} does not train {family} models; use {wanted!r}")
+    if family == "sdxl" and caching_te and not on("network_train_unet_only"):
+        problems.append("SDXL with cached text-encoder outputs needs network_train_unet_only = true")
+    if on("blocks_to_swap") and on("cpu_offload_checkpointing"):
+        problems.append("blocks_to_swap cannot be combined with cpu_offload_checkpointing; drop one")
+    if val("blocks_to_swap", 0) > 35:
+        problems.append(f"blocks_to_swap = {val('blocks_to_swap')} exceeds FLUX's maximum of 35")
+    if on("full_fp16") and val("mixed_precision") != "fp16":
+        problems.append("full_fp16 needs mixed_precision = 'fp16'")
+    if on("full_bf16") and val("mixed_precision") != "bf16":
+        problems.append("full_bf16 needs mixed_precision = 'bf16'")
+    adafactor = str(val("optimizer_type")).lower() == "adafactor"
+    if on("fused_backward_pass") and (not adafactor or val("gradient_accumulation_steps", 1) > 1):
+        problems.append("fused_backward_pass works only with optimizer_type = 'Adafactor' and gradient_accumulation_steps = 1")
+    if "max_train_epochs" not in s and "max_train_steps" not in s:
+        problems.append("neither max_train_epochs nor max_train_steps is set; sd-scripts would stop at 1600 steps")
+    for key in ("train_batch_size", "gradient_accumulation_steps", "max_train_epochs", "max_train_steps"):
+        if key in s and val(key) < 1:
+            problems.append(f"{key} = {val(key)} must be at least 1")
+    return problems
+
+
+def _sentence(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return f"these settings would fail in sd-scripts: {problems[0]}."
+    return "these settings would fail in sd-scripts:\n" + "\n".join(f"  - {p}" for p in problems)
+
+
+def _finish(inputs: PlanInputs, settings: dict[str, Setting]) -> TrainConfigPlan:
+    """Split the settings between the two files and compute the steps preview."""
+    general = [Entry("caption_extension", ".txt", "the build writes .txt captions; sd-scripts' default is .caption")]
+    dataset: list[Entry] = []
+    args: dict[str, Setting] = {}
+    for key, setting in settings.items():
+        if key == "caption_extension":
+            general = [Entry(key, setting.value, setting.why)]
+        elif key in ARG_TO_DATASET_KEY:
+            dataset.append(Entry(ARG_TO_DATASET_KEY[key], setting.value, setting.why))
+            if key == "train_batch_size":  # also in the args, so the LoRA's metadata records it
+                args[key] = setting
+        else:
+            args[key] = setting
+    dataset.sort(key=lambda e: _DATASET_ORDER.get(e.key, len(_DATASET_ORDER)))
+    subsets = [SubsetConfig(s.image_dir, s.num_repeats, s.class_tokens, s.is_reg) for s in inputs.subsets]
+    problems = dataset_config_problems(dataset_data(general, dataset, subsets), inputs.family.bucket_reso_steps)
+    epoch = _epoch(inputs, dataset, args, problems)
+    if problems:
+        raise ConfigError(_sentence(problems))
+    epochs, steps = _length(args, epoch)
+    notes = [*inputs.fit.notes, *_no_effect({e.key: e.value for e in dataset})]
+    return TrainConfigPlan(inputs.family, args, general, dataset, subsets, epoch, epochs, steps, notes)
+
+
+def _no_effect(dataset: dict[str, Any]) -> list[str]:
+    """Options sd-scripts accepts but ignores here: the caption is used verbatim unless one of three switches is on."""
+    splits = dataset.get("shuffle_caption") or dataset.get("caption_tag_dropout_rate") or dataset.get("token_warmup_step")
+    used = [k for k in ("keep_tokens", "keep_tokens_separator") if dataset.get(k)]
+    if used and not splits:
+        verb = "has" if len(used) == 1 else "have"
+        return [f"{' and '.join(used)} {verb} no effect without shuffle_caption, caption_tag_dropout_rate or "
+                "token_warmup_step: sd-scripts then uses each caption verbatim."]
+    return []
+
+
+_DATASET_ORDER = {k: i for i, k in enumerate(
+    ["resolution", "batch_size", "enable_bucket", "bucket_reso_steps", "min_bucket_reso", "max_bucket_reso",
+     "bucket_no_upscale"])}
+
+
+def _epoch(inputs: PlanInputs, dataset: list[Entry], args: dict[str, Setting], problems: list[str]) -> EpochPlan:
+    values = {e.key: e.value for e in dataset}
+    res = values["resolution"]
+    bucket = BucketSettings(
+        resolution=(res, res) if isinstance(res, int) else (res[0], res[1]),
+        enable_bucket=bool(values.get("enable_bucket", False)),
+        min_bucket_reso=values.get("min_bucket_reso", 256),
+        max_bucket_reso=values.get("max_bucket_reso", 1024),
+        bucket_reso_steps=values.get("bucket_reso_steps", 64),
+        bucket_no_upscale=bool(values.get("bucket_no_upscale", False)),
+    )
+    subsets = [SubsetImages(s.sizes, s.num_repeats, s.is_reg, s.paths) for s in inputs.subsets]
+    grad_accum = args["gradient_accumulation_steps"].value if "gradient_accumulation_steps" in args else 1
+    return plan_epoch(subsets, bucket, values.get("batch_size", 1), grad_accum, inputs.num_processes)
+
+
+def _length(args: dict[str, Setting], epoch: EpochPlan) -> tuple[int, int]:
+    """(epochs, total steps) as sd-scripts will run them (reference §3.5)."""
+    per_epoch = max(epoch.steps_per_epoch, 1)
+    if "max_train_epochs" in args:
+        epochs = args["max_train_epochs"].value
+        return epochs, epochs * per_epoch
+    steps = args["max_train_steps"].value
+    return math.ceil(steps / per_epoch), steps
