@@ -125,11 +125,17 @@ def _check_sources_outside(spec: DatasetSpec) -> None:
 
 
 def _walk_files(tree: Path) -> Iterator[str]:
-    """Relative posix paths of every file under `tree`."""
-    for folder, _dirs, files in os.walk(tree):
-        rel = Path(folder).relative_to(tree)
+    """Relative posix paths of every file under `tree` (plain strings: this runs once per file)."""
+    top = str(tree)
+    for folder, _dirs, files in os.walk(top):
+        rel = os.path.relpath(folder, top).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
         for name in files:
-            yield (rel / name).as_posix()
+            yield prefix + name
+
+
+def _join(tree: Path | str, relpath: str) -> str:
+    return os.path.join(tree, relpath)
 
 
 @dataclass
@@ -146,12 +152,12 @@ class _Decision:
 def _current_record(root: Path, relpath: str, record: FileRecord, verify: bool) -> FileRecord | None:
     """The record of an output still on disk as we wrote it, or None (missing or changed by someone)."""
     try:
-        stat = (root / relpath).stat()
+        stat = os.stat(_join(root, relpath))
     except OSError:
         return None
     if stat.st_size == record.size and stat.st_mtime_ns == record.mtime_ns and not verify:
         return record
-    if stat.st_size == record.size and _hash_file(root / relpath) == record.sha256:
+    if stat.st_size == record.size and _hash_file(Path(_join(root, relpath))) == record.sha256:
         return FileRecord(record.sha256, record.size, stat.st_mtime_ns, record.key, record.kind, record.owner)
     return None
 
@@ -164,7 +170,7 @@ def _decide(plan: BuildPlan, root: Path, previous: Manifest | None, verify: bool
     for output in plan.outputs:
         old = old_files.get(output.relpath)
         current = _current_record(root, output.relpath, old, verify) if old else None
-        if old and current is None and (root / output.relpath).exists():
+        if old and current is None and os.path.exists(_join(root, output.relpath)):
             edited.append(output.relpath)
         if current is not None and current.key == output.key:
             decision.reuse[output.relpath] = current
@@ -173,7 +179,7 @@ def _decide(plan: BuildPlan, root: Path, previous: Manifest | None, verify: bool
         else:
             decision.write_text.append(output)
     for relpath, old in old_files.items():
-        if relpath not in planned and (root / relpath).exists():
+        if relpath not in planned and os.path.exists(_join(root, relpath)):
             if _current_record(root, relpath, old, verify) is None:
                 edited.append(relpath)
             decision.removed.append(relpath)
@@ -349,17 +355,18 @@ def discard_tree(tree: Path, live: Path, also_ours: tuple[str, ...] = ()) -> str
     if marker.exists():
         ours.update(marker.read_text(encoding="utf-8").splitlines())
     kept = []
+    live_exists = live.exists()
     for relpath in list(_walk_files(tree)):
-        path, twin = tree / relpath, live / relpath
+        path, twin = _join(tree, relpath), _join(live, relpath)
         if relpath in ours or relpath in (MANIFEST_NAME, PLAN_MARKER) or same_file(path, twin):
-            path.unlink()
-        elif not twin.exists() and live.exists():
-            twin.parent.mkdir(parents=True, exist_ok=True)
+            os.unlink(path)
+        elif live_exists and not os.path.exists(twin):
+            os.makedirs(os.path.dirname(twin), exist_ok=True)
             os.rename(path, twin)
-        elif not path.name.endswith(".kp-tmp"):
+        elif not path.endswith(".kp-tmp"):
             kept.append(relpath)
         else:
-            path.unlink()
+            os.unlink(path)
     for folder, _dirs, _files in sorted(os.walk(tree), key=lambda entry: -len(entry[0])):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
@@ -378,9 +385,11 @@ def _stage(spec: DatasetSpec, plan: BuildPlan, decision: _Decision, paths: _Path
     (new / PLAN_MARKER).write_text("\n".join(o.relpath for o in plan.outputs), encoding="utf-8")
     for folder in plan.dirs:
         (new / folder).mkdir(parents=True, exist_ok=True)
-    for relpath in decision.foreign + decision.preview + list(decision.reuse):
-        (new / relpath).parent.mkdir(parents=True, exist_ok=True)
-        link_or_copy(paths.root / relpath, new / relpath)
+    carried = decision.foreign + decision.preview + list(decision.reuse)
+    for folder in {os.path.dirname(relpath) for relpath in carried}:
+        os.makedirs(_join(new, folder), exist_ok=True)
+    for relpath in carried:
+        link_or_copy(_join(paths.root, relpath), _join(new, relpath))
     records = dict(decision.reuse)
     for output in decision.write_text:
         data = (output.text or "").encode("utf-8") + b"\n"
@@ -395,7 +404,7 @@ def _stage(spec: DatasetSpec, plan: BuildPlan, decision: _Decision, paths: _Path
 
 
 def _record(tree: Path, output: OutputFile, sha: str, size: int) -> FileRecord:
-    return FileRecord(sha, size, (tree / output.relpath).stat().st_mtime_ns, output.key, output.kind, output.owner)
+    return FileRecord(sha, size, os.stat(_join(tree, output.relpath)).st_mtime_ns, output.key, output.kind, output.owner)
 
 
 def _manifest(spec: DatasetSpec, sources: dict[str, SourceRecord], files: dict[str, FileRecord], plan: BuildPlan) -> Manifest:
@@ -432,7 +441,7 @@ def build_dataset(spec: DatasetSpec, options: BuildOptions | None = None) -> Bui
         if not (decision.render or decision.write_text or decision.removed or decision.dropped_caches) and dirs_present:
             result.reused = len(decision.reuse)
             manifest = _manifest(spec, sources, decision.reuse, plan)
-            if previous is None or manifest.to_json() != previous.to_json():
+            if manifest != previous:
                 write_manifest(paths.root / MANIFEST_NAME, manifest)
                 result.manifest_only = True
             else:

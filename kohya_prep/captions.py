@@ -30,6 +30,7 @@ ONE_SIDED_FEATURES: tuple[str, ...] = (
     "tattoo",
 )
 
+_ONE_SIDED = re.compile(r"\b(" + "|".join(re.escape(f) for f in ONE_SIDED_FEATURES) + r")\b")
 _SIDE_WORDS = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
@@ -54,8 +55,8 @@ def swap_left_right(caption: str) -> str:
 
 def one_sided_features(caption: str) -> list[str]:
     """The one-sided features a caption names (whole words, case-insensitive)."""
-    lowered = _SPACES.sub(" ", caption.lower())
-    return [f for f in ONE_SIDED_FEATURES if re.search(rf"\b{re.escape(f)}\b", lowered)]
+    found = set(_ONE_SIDED.findall(_SPACES.sub(" ", caption.lower())))
+    return [f for f in ONE_SIDED_FEATURES if f in found]
 
 
 def normalize_caption(caption: str, trigger: str) -> str:

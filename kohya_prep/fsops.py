@@ -66,7 +66,7 @@ def recover(new: Path, live: Path, old: Path, manifest_name: str) -> None:
         os.rename(old, live)
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path | str, dst: Path | str) -> None:
     """Hard-link `src` to `dst` (same bytes, same mtime, no copy); copy where links are not supported."""
     try:
         os.link(src, dst)
@@ -74,7 +74,7 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path | str, b: Path | str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:

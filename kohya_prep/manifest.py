@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,9 @@ class Manifest:
             "version": self.version,
             "renderer": self.renderer,
             "spec": {"path": self.spec_path, "sha256": self.spec_sha256},
-            "sources": {k: asdict(v) for k, v in sorted(self.sources.items())},
-            "files": {k: asdict(v) for k, v in sorted(self.files.items())},
+            # vars() rather than asdict(): asdict deep-copies, and a manifest lists thousands of files
+            "sources": {k: dict(vars(v)) for k, v in sorted(self.sources.items())},
+            "files": {k: dict(vars(v)) for k, v in sorted(self.files.items())},
             "skipped": self.skipped,
         }
         return json.dumps(data, indent=1, sort_keys=False) + "\n"
