@@ -35,7 +35,7 @@ def healthy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A recursive kohya_ss clone with a working fake venv, on an H200 (as nvidia-smi tells it)."""
     nvidia_smi_shim(tmp_path, monkeypatch, gpu_rules("h200"))
     checkout = clone(make_upstream(tmp_path, monkeypatch), tmp_path / "kohya_ss", recursive=True)
-    make_venv(checkout, FakeTorch(), {"accelerate": "1.7.0"})
+    make_venv(checkout, FakeTorch(), {"accelerate": "1.7.0", "bitsandbytes": "0.45.0"})
     return checkout
 
 

@@ -87,7 +87,11 @@ def test_h200_as_probed_on_the_real_machine() -> None:
     }
     from kohya_prep.doctor.pyenv import VenvProbe
 
-    assert {r.status for r in venv_checks(VenvProbe(Path("python"), data), [H200])} == {"ok"}
+    found = {r.name: r for r in venv_checks(VenvProbe(Path("python"), data), [H200])}
+    assert {name: r.status for name, r in found.items()} == {
+        "python": "ok", "torch": "ok", "torch-arch": "ok", "packages": "warn"}
+    assert found["packages"].finding.endswith("8-bit optimizers (AdamW8bit) need bitsandbytes")
+    assert found["packages"].fix == "python -m pip install bitsandbytes"
 
 
 def test_a_hanging_interpreter_times_out(tmp_path: Path) -> None:

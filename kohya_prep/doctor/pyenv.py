@@ -78,7 +78,8 @@ def venv_checks(probe: VenvProbe, gpus: list[GpuInfo]) -> list[CheckResult]:
     if probe.data is None:
         return [fail("python", probe.error or "the probe failed", _setup_fix(probe.python))]
     data = probe.data
-    return [python_check(data), torch_check(data, gpus, probe.python), arch_check(data, gpus, probe.python), packages_check(data)]
+    return [python_check(data), torch_check(data, gpus, probe.python), arch_check(data, gpus, probe.python),
+            packages_check(data, probe.python)]
 
 
 def _setup_fix(python: Path) -> str:
@@ -155,11 +156,16 @@ def supports(arch_list: list[str], capability: tuple[int, int]) -> bool:
     return False
 
 
-def packages_check(data: dict) -> CheckResult:
+def packages_check(data: dict, python: Path) -> CheckResult:
     packages = data.get("packages", {})
     listed = ", ".join(f"{name} {version or 'missing'}" for name, version in packages.items())
     if not packages.get("accelerate"):
         return fail(
             "packages", listed or "accelerate missing", "re-run kohya_ss's setup: `accelerate launch` starts every training"
+        )
+    if "bitsandbytes" in packages and not packages["bitsandbytes"]:
+        # train-config picks AdamW8bit below 48 GB; without bitsandbytes that optimizer fails at start.
+        return warn(
+            "packages", f"{listed}; 8-bit optimizers (AdamW8bit) need bitsandbytes", f"{python} -m pip install bitsandbytes"
         )
     return ok("packages", listed)
