@@ -82,7 +82,7 @@ def scan_subset(config: SubsetConfig, duplicates: bool) -> ScannedSubset:
         if is_cache_file(name):
             caches.append((folder / name, files[name].stat().st_mtime))
         elif is_image_like(name):
-            if is_loaded_image(name) and not name.startswith("."):  # glob's '*' skips dotfiles
+            if is_loaded_image(name):
                 images.append(_scan_image(folder / name, files[name], files, config))
             else:
                 skipped.append(folder / name)

@@ -42,7 +42,10 @@ def parse_subset_dir_name(name: str) -> SubsetDirName:
 
 
 def is_loaded_image(filename: str) -> bool:
-    """True when sd-scripts' glob finds this file on Linux (exact lower- or upper-case extension)."""
+    """True when sd-scripts' glob finds this file on Linux: exact lower- or upper-case extension, and
+    not a dotfile (glob's '*' skips names that start with '.')."""
+    if filename.startswith("."):
+        return False
     suffix = PurePath(filename).suffix
     return suffix in IMAGE_EXTENSIONS or suffix in IMAGE_EXTENSIONS_UPPER
 
