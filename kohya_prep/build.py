@@ -198,8 +198,9 @@ def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord],
     """Files in the live tree that are not in the manifest: the preview, stale sd-scripts caches, the user's."""
     planned = {o.relpath for o in plan.outputs}
     changed = {o.relpath for o in decision.render} | set(decision.removed)
-    changed_stems = {(str(PurePosixPath(p).parent), PurePosixPath(p).stem) for p in changed if p.endswith(".png")}
-    changed_dirs = {folder for folder, _ in changed_stems}
+    changed_stems: dict[str, set[str]] = {}
+    for path in (PurePosixPath(p) for p in changed if p.endswith(".png")):
+        changed_stems.setdefault(str(path.parent), set()).add(path.stem)
     collisions = []
     for relpath in _walk_files(root):
         if relpath in old_files or relpath == MANIFEST_NAME:
@@ -209,7 +210,7 @@ def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord],
             continue
         pure = PurePosixPath(relpath)
         folder = str(pure.parent)
-        if is_cache_file(pure.name) and _is_stale_cache(pure.name, folder, changed_stems, changed_dirs):
+        if is_cache_file(pure.name) and _is_stale_cache(pure.name, changed_stems.get(folder, set())):
             decision.dropped_caches.append(relpath)
             continue
         if relpath in planned:
@@ -222,11 +223,16 @@ def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord],
         )
 
 
-def _is_stale_cache(name: str, folder: str, changed_stems: set[tuple[str, str]], changed_dirs: set[str]) -> bool:
-    """sd-scripts' caches of an image we re-render or remove would train on the old pixels."""
+def _is_stale_cache(name: str, changed_stems: set[str]) -> bool:
+    """sd-scripts' caches of an image we re-render or remove (in this folder) would train on the old pixels.
+
+    A cache is `<stem>.npz` or `<stem>_<suffix>.npz`; metadata_cache.json covers the whole folder.
+    """
     if name == METADATA_CACHE_NAME:
-        return folder in changed_dirs
-    return any(f == folder and (name.startswith(stem + "_") or name == stem + ".npz") for f, stem in changed_stems)
+        return bool(changed_stems)
+    if name.endswith(".npz") and name[:-4] in changed_stems:
+        return True
+    return any(name[:i] in changed_stems for i, char in enumerate(name) if char == "_")
 
 
 # ---------------------------------------------------------------- rendering
