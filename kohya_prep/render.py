@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from kohya_prep.geometry import Box, letterbox
+from kohya_prep.spec import allow_large_sources
 
 # PNG settings chosen by measurement (README, "Speed"). Most encode time goes to libpng trying all five
 # row filters; one fixed filter (SUB) with zlib level 1 and the RLE strategy is 3x faster for files
@@ -30,6 +31,7 @@ PNG_SETTINGS = {
 _DRAFT_MARGIN = 2.0
 
 cv2.setNumThreads(1)  # we parallelize across crops ourselves; nested thread pools only contend
+allow_large_sources()
 
 
 class CorruptImage(Exception):

@@ -26,6 +26,7 @@ else:  # pragma: no cover
 STATUSES = ("approved", "speculative", "excluded")
 PNG_MODES = ("fast", "small")
 FLIP_SUFFIX = "-flip"
+MAX_SOURCE_PIXELS = 1_000_000_000  # Pillow refuses twice this; 1 GP of RGB is 3 GB once decoded
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _CACHE_LIKE = re.compile(r"_\d+x\d+($|_)|_te$|_te_outputs$")
@@ -185,16 +186,27 @@ def parse_background(value: Any) -> tuple[int, int, int] | None:
     return None
 
 
+def allow_large_sources() -> None:
+    """Raise Pillow's decompression-bomb limit (179 MP) for sources: a big art sheet is the user's own file."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
+
+
 def read_image_size(path: Path) -> tuple[int, int]:
     """Width and height after EXIF orientation, reading the header only. Raises OSError if unreadable."""
     from PIL import Image
 
-    with Image.open(path) as img:
-        width, height = img.size
-        try:
-            orientation = img.getexif().get(0x0112, 1)
-        except Exception:  # a broken EXIF block is no reason to refuse the image
-            orientation = 1
+    allow_large_sources()
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            try:
+                orientation = img.getexif().get(0x0112, 1)
+            except Exception:  # a broken EXIF block is no reason to refuse the image
+                orientation = 1
+    except Image.DecompressionBombError as err:
+        raise OSError(f"{err}; split or downscale the sheet") from err
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 

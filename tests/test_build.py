@@ -283,3 +283,28 @@ def test_a_build_killed_part_way_leaves_a_whole_dataset(tmp_path: Path) -> None:
     assert _manifest_matches_tree(root)
     with Image.open(root / "train" / SUBSET / "c0.png") as img:
         assert np.asarray(img)[0, 0].tolist() == [16, 32, 48]
+
+
+@pytest.mark.slow
+def test_ctrl_c_part_way_keeps_the_old_dataset_and_cleans_up(tmp_path: Path) -> None:
+    crops = [{"name": f"c{i}", "box": [i % 20 * 30, i % 13 * 30, 300, 200], "flip": True} for i in range(160)]
+    spec = write_spec(tmp_path, crops)
+    _build(spec)
+    root = tmp_path / "chara"
+    old_state = tree_state(root)
+    spec.write_text(spec.read_text().replace("[dataset]", "[dataset]\nbackground = '#102030'"))
+    staging = tmp_path / ".chara.kp-new"
+    process = subprocess.Popen([sys.executable, "-m", "kohya_prep", "dataset", "build", str(spec)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if staging.is_dir() and sum(1 for _ in staging.rglob("*.png")) > 20:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err
+    assert tree_state(root) == old_state
+    assert not staging.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chara", "spec.toml", "src"]

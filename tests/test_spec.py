@@ -124,3 +124,10 @@ def test_exif_rotated_source_is_measured_after_rotation(tmp_path: Path) -> None:
     img.save(tmp_path / "src" / "photo.jpg", exif=exif)
     spec = write_spec(tmp_path, [{"name": "a", "box": [0, 0, 200, 400]}], sources={"sheet": "src/photo.jpg"})
     assert load_spec(spec).sources["sheet"].size == (200, 400)
+
+
+def test_a_large_sheet_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    Image.new("1", (20000, 10000), 1).save(tmp_path / "src" / "huge.png")  # 200 MP: Pillow's default limit refuses it
+    spec = write_spec(tmp_path, [{"name": "a", "box": [19000, 9000, 1000, 1000]}], sources={"sheet": "src/huge.png"})
+    assert load_spec(spec).sources["sheet"].size == (20000, 10000)
