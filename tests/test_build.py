@@ -308,3 +308,20 @@ def test_ctrl_c_part_way_keeps_the_old_dataset_and_cleans_up(tmp_path: Path) -> 
     assert tree_state(root) == old_state
     assert not staging.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chara", "spec.toml", "src"]
+
+
+def test_verify_rehashes_what_size_and_mtime_would_trust(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / "sheet.bmp"  # a BMP keeps its byte size when its pixels change
+    figure_image().save(source)
+    spec = write_spec(tmp_path, [{"name": "a", "box": [0, 0, 400, 400]}], sources={"sheet": "src/sheet.bmp"})
+    _build(spec)
+    stat = source.stat()
+    Image.new("RGB", (1024, 768), (9, 99, 199)).save(source)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.stat().st_size == stat.st_size
+    assert "Nothing to do" in _build(spec).output  # size and mtime match: trusted, as documented
+    data = json.loads(_build(spec, "--verify", "--json").output)
+    assert data["rendered"] == [f"train/{SUBSET}/a.png"]
+    with Image.open(tmp_path / "chara" / "train" / SUBSET / "a.png") as img:
+        assert img.getpixel((256, 256)) == (9, 99, 199)
