@@ -22,7 +22,7 @@ from kohya_prep.fsops import build_lock, link_or_copy, recover, same_file, swap_
 from kohya_prep.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
 from kohya_prep.plan import MANIFEST_NAME, PREVIEW_DIR, BuildPlan, OutputFile, RegSource, digest, make_plan, reg_stem
 from kohya_prep.sdscripts.folders import METADATA_CACHE_NAME, is_cache_file
-from kohya_prep.spec import DatasetSpec, read_image_size
+from kohya_prep.spec import DatasetSpec, read_image_header
 
 PLAN_MARKER = ".kp-plan.json"
 REG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -97,11 +97,11 @@ def list_reg_sources(spec: DatasetSpec) -> list[RegSource]:
         if not path.is_file() or path.suffix.lower() not in REG_EXTENSIONS:
             continue
         try:
-            size = read_image_size(path)
+            size, jpeg = read_image_header(path)
         except (OSError, SyntaxError, ValueError):
             unreadable.append(path.name)
             continue
-        found.append(RegSource(f"reg/{path.name}", str(path), size, reg_stem(path.name, taken)))
+        found.append(RegSource(f"reg/{path.name}", str(path), size, reg_stem(path.name, taken), jpeg))
     if unreadable:
         raise BuildError(
             f"reg images in {spec.reg.image_dir} are not readable images: {', '.join(unreadable)}; "
@@ -248,6 +248,12 @@ def _cuts(outputs: list[OutputFile]) -> dict[str, dict[tuple[int, ...], list[Out
     return grouped
 
 
+def _source_scale(by_box: dict[tuple[int, ...], list[OutputFile]]) -> float:
+    """The decode scale the plan chose for this source (the same on every job from it)."""
+    job = next(iter(by_box.values()))[0].job
+    return job.scale if job else 1.0
+
+
 def _source_path(spec: DatasetSpec, source_id: str, reg_sources: dict[str, RegSource]) -> Path:
     return spec.sources[source_id].path if source_id in spec.sources else Path(reg_sources[source_id].path)
 
@@ -266,12 +272,12 @@ def _render_cut(decoded, outputs: list[OutputFile], spec: DatasetSpec, staging: 
     return written
 
 
-def _decode(spec: DatasetSpec, source_id: str, boxes: list, reg_sources: dict[str, RegSource]):
+def _decode(spec: DatasetSpec, source_id: str, scale: float, reg_sources: dict[str, RegSource]):
     from kohya_prep.render import CorruptImage, decode
 
     path = _source_path(spec, source_id, reg_sources)
     try:
-        return decode(path, spec.background, boxes, spec.resolution)
+        return decode(path, spec.background, scale)
     except CorruptImage as err:
         raise BuildError(
             f"source '{source_id}' ({path.name}) could not be decoded ({err}); it is corrupt or truncated: "
@@ -292,7 +298,7 @@ def render_all(spec: DatasetSpec, outputs: list[OutputFile], staging: Path, reg_
     results: dict[str, tuple[str, int]] = {}
     if jobs <= 1:
         for source_id, by_box in grouped.items():
-            decoded = _decode(spec, source_id, [o[0].job.box for o in by_box.values() if o[0].job], reg_sources)
+            decoded = _decode(spec, source_id, _source_scale(by_box), reg_sources)
             if on_decoded:
                 on_decoded(source_id, decoded)
             for cut in by_box.values():
@@ -311,8 +317,7 @@ def render_all(spec: DatasetSpec, outputs: list[OutputFile], staging: Path, reg_
             while pending or in_flight:
                 while pending and decoded_alive <= jobs:
                     source_id, by_box = pending.pop(0)
-                    boxes = [cut[0].job.box for cut in by_box.values() if cut[0].job]
-                    in_flight[pool.submit(_decode, spec, source_id, boxes, reg_sources)] = ("decode", source_id)
+                    in_flight[pool.submit(_decode, spec, source_id, _source_scale(by_box), reg_sources)] = ("decode", source_id)
                     decoded_alive += 1
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in finished:

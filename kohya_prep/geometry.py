@@ -83,3 +83,19 @@ def fit_inside(size: tuple[int, int], limit: int) -> tuple[int, int]:
     if long_side <= limit:
         return size
     return max(1, round(width * limit / long_side)), max(1, round(height * limit / long_side))
+
+
+# Reduced (DCT-scaled) JPEG decoding keeps at least this many source pixels per output pixel, so the
+# result differs from a full decode by resampling noise only (README, "Speed").
+DRAFT_MARGIN = 2.0
+
+
+def jpeg_decode_scale(boxes: list[Box], resolution: int) -> float:
+    """The smallest JPEG decode scale (1, 1/2, 1/4, 1/8) that leaves every box above DRAFT_MARGIN x resolution."""
+    if not boxes:
+        return 1.0
+    need = max(DRAFT_MARGIN * resolution / max(b.width, b.height) for b in boxes)
+    scale = 1.0
+    while scale > 0.125 and scale / 2 >= need:
+        scale /= 2
+    return scale

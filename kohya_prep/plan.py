@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from kohya_prep.captions import normalize_caption, one_sided_features, swap_left_right
-from kohya_prep.geometry import Box
-from kohya_prep.spec import FLIP_SUFFIX, DatasetSpec
+from kohya_prep.geometry import Box, jpeg_decode_scale
+from kohya_prep.spec import FLIP_SUFFIX, CropSpec, DatasetSpec
 
 # Bump when a change in render.py alters output pixels: every image is then rendered again.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 MANIFEST_NAME = "kohya-prep-manifest.json"
 PREVIEW_DIR = "preview"
 UPSCALE_WARNING = 2.0  # a crop stretched more than this looks soft in training
@@ -30,15 +30,17 @@ class RegSource:
     path: str
     size: tuple[int, int]
     stem: str  # the output stem: a safe, unique file name
+    jpeg: bool = False
 
 
 @dataclass(frozen=True)
 class RenderJob:
-    """What to cut from which source."""
+    """What to cut from which source, and the scale to decode that source at (a JPEG's DCT scaling)."""
 
     source: str
     box: Box
     flip: bool
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def render_key(source_hash: str, job: RenderJob, resolution: int, background: tu
         "source": source_hash,
         "box": job.box.as_list(),
         "flip": job.flip,
+        "decode_scale": job.scale,
         "resolution": resolution,
         "background": list(background),
         "png": png,
@@ -119,7 +122,8 @@ def reg_stem(filename: str, taken: set[str]) -> str:
     return candidate
 
 
-def _crop_outputs(spec: DatasetSpec, crop_index: int, source_hashes: dict[str, str], plan: BuildPlan) -> None:
+def _crop_outputs(spec: DatasetSpec, crop_index: int, source_hashes: dict[str, str], scales: dict[str, float],
+                  plan: BuildPlan) -> None:
     crop = spec.crops[crop_index]
     folder = f"train/{spec.subset_dir}"
     caption = normalize_caption(crop.caption, spec.trigger)
@@ -144,7 +148,7 @@ def _crop_outputs(spec: DatasetSpec, crop_index: int, source_hashes: dict[str, s
         )
     files = []
     for stem, flip, text in variants:
-        job = RenderJob(crop.source, crop.box, flip)
+        job = RenderJob(crop.source, crop.box, flip, scales[crop.source])
         key = render_key(source_hashes[crop.source], job, spec.resolution, spec.background, spec.png)
         plan.outputs.append(OutputFile(f"{folder}/{stem}.png", "image", crop.name, key, job=job))
         plan.outputs.append(OutputFile(f"{folder}/{stem}.txt", "caption", crop.name, digest(text.encode()), text=text))
@@ -158,21 +162,35 @@ def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes:
     folder = f"reg/{spec.reg.subset_dir}"
     text = " ".join(spec.reg.class_tokens.split())
     for reg in reg_sources:
-        job = RenderJob(reg.id, Box(0, 0, reg.size[0], reg.size[1]), False)
+        box = Box(0, 0, reg.size[0], reg.size[1])
+        job = RenderJob(reg.id, box, False, jpeg_decode_scale([box], spec.resolution) if reg.jpeg else 1.0)
         key = render_key(source_hashes[reg.id], job, spec.resolution, spec.background, spec.png)
         plan.outputs.append(OutputFile(f"{folder}/{reg.stem}.png", "image", reg.id, key, job=job))
         plan.outputs.append(OutputFile(f"{folder}/{reg.stem}.txt", "caption", reg.id, digest(text.encode()), text=text))
+
+
+def decode_scales(spec: DatasetSpec, crops: list[CropSpec]) -> dict[str, float]:
+    """One decode scale per source, from all the crops built from it.
+
+    It depends on the spec alone, never on which outputs a rebuild happens to render, so a full build
+    and an incremental one decode alike; it is part of each image's key, so a change re-renders its crops.
+    """
+    boxes: dict[str, list[Box]] = {}
+    for crop in crops:
+        boxes.setdefault(crop.source, []).append(crop.box)
+    return {sid: jpeg_decode_scale(boxes.get(sid, []), spec.resolution) if source.jpeg else 1.0
+            for sid, source in spec.sources.items()}
 
 
 def make_plan(spec: DatasetSpec, source_hashes: dict[str, str], reg_sources: list[RegSource],
               include_speculative: bool = False) -> BuildPlan:
     """The files a final build writes: approved crops (and speculative ones if asked), their flips, reg images."""
     plan = BuildPlan(dirs=[f"train/{spec.subset_dir}", f"reg/{spec.reg.subset_dir}"])
-    for index, crop in enumerate(spec.crops):
-        included = crop.status == "approved" or (crop.status == "speculative" and include_speculative)
-        if not included:
-            plan.skipped.append((crop.name, crop.status))
-            continue
-        _crop_outputs(spec, index, source_hashes, plan)
+    included = [i for i, c in enumerate(spec.crops)
+                if c.status == "approved" or (c.status == "speculative" and include_speculative)]
+    plan.skipped = [(c.name, c.status) for i, c in enumerate(spec.crops) if i not in set(included)]
+    scales = decode_scales(spec, [spec.crops[i] for i in included])
+    for index in included:
+        _crop_outputs(spec, index, source_hashes, scales, plan)
     _reg_outputs(spec, reg_sources, source_hashes, plan)
     return plan

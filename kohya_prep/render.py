@@ -26,10 +26,6 @@ PNG_SETTINGS = {
     "small": [cv2.IMWRITE_PNG_COMPRESSION, 9, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_DEFAULT],
 }
 
-# Draft (reduced-size JPEG) decoding is used only while every crop still has at least this many
-# source pixels per output pixel, so the result differs from a full decode by resampling noise only.
-_DRAFT_MARGIN = 2.0
-
 cv2.setNumThreads(1)  # we parallelize across crops ourselves; nested thread pools only contend
 allow_large_sources()
 
@@ -67,17 +63,6 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
     return ((rgb * alpha + bg * (255 - alpha) + 127) // 255).astype(np.uint8)
 
 
-def draft_scale(size: tuple[int, int], boxes: list[Box], resolution: int) -> float:
-    """The smallest JPEG decode scale (1, 1/2, 1/4, 1/8) that leaves every box comfortably above `resolution`."""
-    if not boxes:
-        return 1.0
-    need = max(_DRAFT_MARGIN * resolution / max(b.width, b.height) for b in boxes)
-    scale = 1.0
-    while scale > 0.125 and scale / 2 >= need:
-        scale /= 2
-    return scale
-
-
 _REDUCED_FLAGS = {1.0: cv2.IMREAD_COLOR, 0.5: cv2.IMREAD_REDUCED_COLOR_2,
                   0.25: cv2.IMREAD_REDUCED_COLOR_4, 0.125: cv2.IMREAD_REDUCED_COLOR_8}
 
@@ -94,13 +79,16 @@ def _decode_jpeg(path: Path, scale: float) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)
 
 
-def decode(path: Path, background: tuple[int, int, int], boxes: list[Box] | None = None,
-           resolution: int = 0) -> Decoded:
-    """Decode a source once: EXIF orientation applied, RGB, transparency flattened onto `background`."""
+def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0) -> Decoded:
+    """Decode a source once: EXIF orientation applied, RGB, transparency flattened onto `background`.
+
+    A JPEG is decoded at `scale` (1, 1/2, 1/4 or 1/8: see geometry.jpeg_decode_scale); other formats at 1.
+    """
     try:
         with Image.open(path) as img:
             full_size = img.size
-            scale = draft_scale(full_size, boxes, resolution) if img.format == "JPEG" and boxes and resolution else 1.0
+            if img.format != "JPEG":
+                scale = 1.0
             if img.format == "JPEG" and img.mode in ("RGB", "L"):
                 pixels = _decode_jpeg(path, scale)
                 drafted = pixels.shape[1] / (full_size[1] if _swaps_axes(img) else full_size[0])

@@ -46,6 +46,7 @@ class SourceSpec:
     id: str
     path: Path
     size: tuple[int, int]
+    jpeg: bool = False  # JPEGs can be decoded at a reduced size
 
 
 @dataclass(frozen=True)
@@ -193,21 +194,27 @@ def allow_large_sources() -> None:
     Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
 
 
-def read_image_size(path: Path) -> tuple[int, int]:
-    """Width and height after EXIF orientation, reading the header only. Raises OSError if unreadable."""
+def read_image_header(path: Path) -> tuple[tuple[int, int], bool]:
+    """Size after EXIF orientation, and whether it is a JPEG, reading the header only. Raises OSError if unreadable."""
     from PIL import Image
 
     allow_large_sources()
     try:
         with Image.open(path) as img:
             width, height = img.size
+            jpeg = img.format == "JPEG"
             try:
                 orientation = img.getexif().get(0x0112, 1)
             except Exception:  # a broken EXIF block is no reason to refuse the image
                 orientation = 1
     except Image.DecompressionBombError as err:
         raise OSError(f"{err}; split or downscale the sheet") from err
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return ((height, width) if orientation in (5, 6, 7, 8) else (width, height)), jpeg
+
+
+def read_image_size(path: Path) -> tuple[int, int]:
+    """Width and height after EXIF orientation, reading the header only. Raises OSError if unreadable."""
+    return read_image_header(path)[0]
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -320,11 +327,11 @@ def _sources_section(data: dict[str, Any], base: Path, problems: _Problems) -> d
             problems.add(where, f"file {raw!r} not found (looked at {path}); fix the path or add the file")
             continue
         try:
-            size = read_image_size(path)
+            size, jpeg = read_image_header(path)
         except (OSError, SyntaxError, ValueError) as err:
             problems.add(where, f"{raw!r} is not a readable image ({err}); re-export it as PNG or JPEG")
             continue
-        sources[source_id] = SourceSpec(source_id, path, size)
+        sources[source_id] = SourceSpec(source_id, path, size, jpeg)
     return sources
 
 

@@ -325,3 +325,23 @@ def test_verify_rehashes_what_size_and_mtime_would_trust(tmp_path: Path) -> None
     assert data["rendered"] == [f"train/{SUBSET}/a.png"]
     with Image.open(tmp_path / "chara" / "train" / SUBSET / "a.png") as img:
         assert img.getpixel((256, 256)) == (9, 99, 199)
+
+
+def test_a_jpeg_source_renders_alike_in_full_and_incremental_builds(tmp_path: Path) -> None:
+    # The decode scale of a JPEG depends on every crop of that source: removing the small crop lets
+    # the big one decode at half size. An incremental build must end where a full build of the same
+    # spec does, so the big crop is re-rendered, not kept.
+    rng = np.random.default_rng(5)
+    photo = Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).resize((2400, 1600), Image.Resampling.BICUBIC)
+    big, small = {"name": "big", "box": [100, 50, 2000, 1500]}, {"name": "small", "box": [0, 0, 300, 300]}
+    folders = {}
+    for name, steps in (("full", [[big]]), ("incremental", [[big, small], [big]])):
+        folder = tmp_path / name
+        (folder / "src").mkdir(parents=True)
+        photo.save(folder / "src" / "photo.jpg", quality=90)
+        for crops in steps:
+            spec = write_spec(folder, crops, sources={"sheet": "src/photo.jpg"}, dataset={"resolution": 256})
+            data = json.loads(_build(spec, "--json").output)
+        folders[name] = folder / "chara" / "train" / SUBSET / "big.png"
+    assert data["rendered"] == [f"train/{SUBSET}/big.png"]
+    assert folders["full"].read_bytes() == folders["incremental"].read_bytes()

@@ -11,7 +11,7 @@ from PIL import Image
 
 from kohya_prep.captions import normalize_caption, one_sided_features, swap_left_right
 from kohya_prep.cli import cli
-from kohya_prep.geometry import Box, letterbox
+from kohya_prep.geometry import Box, jpeg_decode_scale, letterbox
 from kohya_prep.render import decode, encode_png, render_letterbox
 from tests.helpers import write_spec
 
@@ -125,8 +125,10 @@ def test_reduced_jpeg_decoding_matches_full_decoding(tmp_path: Path) -> None:
     big.save(tmp_path / "photo.jpg", quality=92)
     box = Box(1000, 500, 3000, 3000)
     full = render_letterbox(decode(tmp_path / "photo.jpg", WHITE), box, 512, WHITE)
-    drafted_source = decode(tmp_path / "photo.jpg", WHITE, [box], 512)
-    assert drafted_source.scale < 1.0
+    scale = jpeg_decode_scale([box], 512)
+    assert scale == 0.5  # at 1/4 the box would be 750 px, under twice the 512 output
+    drafted_source = decode(tmp_path / "photo.jpg", WHITE, scale)
+    assert drafted_source.scale == scale
     drafted = render_letterbox(drafted_source, box, 512, WHITE)
     assert np.abs(full.astype(int) - drafted.astype(int)).mean() < 1.5
 
