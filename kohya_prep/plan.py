@@ -188,7 +188,8 @@ def make_plan(spec: DatasetSpec, source_hashes: dict[str, str], reg_sources: lis
     plan = BuildPlan(dirs=[f"train/{spec.subset_dir}", f"reg/{spec.reg.subset_dir}"])
     included = [i for i, c in enumerate(spec.crops)
                 if c.status == "approved" or (c.status == "speculative" and include_speculative)]
-    plan.skipped = [(c.name, c.status) for i, c in enumerate(spec.crops) if i not in set(included)]
+    chosen = set(included)
+    plan.skipped = [(c.name, c.status) for i, c in enumerate(spec.crops) if i not in chosen]
     scales = decode_scales(spec, [spec.crops[i] for i in included])
     for index in included:
         _crop_outputs(spec, index, source_hashes, scales, plan)
