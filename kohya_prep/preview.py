@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kohya_prep.build import PLAN_MARKER, BuildOptions, discard_tree, list_reg_sources, render_all
+from kohya_prep.build import PLAN_MARKER, BuildOptions, discard_tree, render_all
 from kohya_prep.fsops import build_lock, link_or_copy, swap_into_place
 from kohya_prep.plan import PREVIEW_DIR, CropRow, OutputFile, RenderJob, make_plan
 from kohya_prep.spec import FLIP_SUFFIX, CropSpec, DatasetSpec
@@ -136,7 +136,8 @@ def build_preview(spec: DatasetSpec, options: BuildOptions | None = None) -> Pre
         kept = discard_tree(old, live)
     result.overlays = sorted(overlays)
     result.crops = sorted(live / o.relpath for o in outputs)
-    full = make_plan(spec, dict.fromkeys(spec.sources, ""), list_reg_sources(spec), include_speculative=True)
+    # Only the crops' rows and warnings are wanted here; keys need no real hashes, and reg images are not previewed.
+    full = make_plan(spec, dict.fromkeys(spec.sources, ""), [], include_speculative=True)
     result.rows = full.rows
     result.warnings = full.warnings + ([kept] if kept else [])
     return result

@@ -228,6 +228,16 @@ def test_preview_writes_pictures_and_leaves_the_dataset_byte_identical(tmp_path:
     assert (preview / "contact-sheet.png").exists()
 
 
+def test_preview_of_a_spec_with_a_reg_folder(tmp_path: Path) -> None:
+    (tmp_path / "reg").mkdir()
+    figure_image((300, 400)).save(tmp_path / "reg" / "a.png")
+    spec = write_spec(tmp_path, [{"name": "c"}], reg={"dir": "reg"})
+    result = _build(spec, "--preview")
+    assert "the dataset itself was not touched" in result.output
+    assert (tmp_path / "chara" / "preview" / "crops" / "c.png").exists()
+    assert not (tmp_path / "chara" / "reg").exists()
+
+
 def test_parallel_sequential_and_incremental_builds_are_identical(tmp_path: Path) -> None:
     crops = [{"name": f"c{i}", "box": [i * 37 % 700, i * 23 % 400, 100 + i * 13 % 300, 120 + i * 17 % 340], "flip": i % 2 == 0}
              for i in range(12)]
