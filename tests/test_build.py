@@ -266,30 +266,41 @@ def _manifest_matches_tree(root: Path) -> bool:
     return listed == on_disk
 
 
-@pytest.mark.slow
-def test_a_build_killed_part_way_leaves_a_whole_dataset(tmp_path: Path) -> None:
+def _built_then_changed(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, int]]]:
+    """A built 320-image dataset whose spec then changes every image: the next build has much to do."""
     crops = [{"name": f"c{i}", "box": [i % 20 * 30, i % 13 * 30, 300, 200], "flip": True} for i in range(160)]
     spec = write_spec(tmp_path, crops)
     _build(spec)
-    root = tmp_path / "chara"
-    old_state = tree_state(root)
+    old_state = tree_state(tmp_path / "chara")
     spec.write_text(spec.read_text().replace("[dataset]", "[dataset]\nbackground = '#102030'"))
-    staging = tmp_path / ".chara.kp-new"
+    return spec, old_state
+
+
+def _interrupt_part_way(spec: Path, sig: signal.Signals, *args: str) -> subprocess.Popen[str]:
+    """Start a build in its own process and send `sig` once its staging tree holds some images."""
+    staging = spec.parent / ".chara.kp-new"
+    process = subprocess.Popen([sys.executable, "-m", "kohya_prep", "dataset", "build", str(spec), *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if staging.is_dir() and sum(1 for _ in staging.rglob("*.png")) > 20:
+            break
+        time.sleep(0.005)
+    process.send_signal(sig)
+    return process
+
+
+@pytest.mark.slow
+def test_a_build_killed_part_way_leaves_a_whole_dataset(tmp_path: Path) -> None:
+    spec, old_state = _built_then_changed(tmp_path)
+    root = tmp_path / "chara"
     for _attempt in range(3):
-        process = subprocess.Popen([sys.executable, "-m", "kohya_prep", "dataset", "build", str(spec), "--jobs", "1"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            if staging.is_dir() and sum(1 for _ in staging.rglob("*.png")) > 20:
-                break
-            time.sleep(0.005)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        _interrupt_part_way(spec, signal.SIGKILL, "--jobs", "1").communicate(timeout=60)
         assert tree_state(root) == old_state  # killed before the swap: the old dataset, untouched
         assert _manifest_matches_tree(root)
     result = _build(spec)  # the next build cleans up the leftovers and completes
     assert "Built 'chara'" in result.output
-    assert not staging.exists()
+    assert not (tmp_path / ".chara.kp-new").exists()
     assert _manifest_matches_tree(root)
     with Image.open(root / "train" / SUBSET / "c0.png") as img:
         assert np.asarray(img)[0, 0].tolist() == [16, 32, 48]
@@ -297,26 +308,13 @@ def test_a_build_killed_part_way_leaves_a_whole_dataset(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_part_way_keeps_the_old_dataset_and_cleans_up(tmp_path: Path) -> None:
-    crops = [{"name": f"c{i}", "box": [i % 20 * 30, i % 13 * 30, 300, 200], "flip": True} for i in range(160)]
-    spec = write_spec(tmp_path, crops)
-    _build(spec)
-    root = tmp_path / "chara"
-    old_state = tree_state(root)
-    spec.write_text(spec.read_text().replace("[dataset]", "[dataset]\nbackground = '#102030'"))
-    staging = tmp_path / ".chara.kp-new"
-    process = subprocess.Popen([sys.executable, "-m", "kohya_prep", "dataset", "build", str(spec)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if staging.is_dir() and sum(1 for _ in staging.rglob("*.png")) > 20:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGINT)
+    spec, old_state = _built_then_changed(tmp_path)
+    process = _interrupt_part_way(spec, signal.SIGINT)
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "Interrupted" in err and "Traceback" not in err
-    assert tree_state(root) == old_state
-    assert not staging.exists()
+    assert tree_state(tmp_path / "chara") == old_state
+    assert not (tmp_path / ".chara.kp-new").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chara", "spec.toml", "src"]
 
 
