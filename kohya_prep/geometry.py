@@ -59,10 +59,6 @@ class Letterbox:
     offset_y: int
     target: int
 
-    @property
-    def scale(self) -> float:
-        return self.scaled_width / self.target if self.target else 0.0
-
 
 def letterbox(width: int, height: int, target: int) -> Letterbox:
     """Scale (width, height) to fit inside target x target keeping the aspect ratio, centred.
@@ -74,15 +70,6 @@ def letterbox(width: int, height: int, target: int) -> Letterbox:
     else:
         scaled_w, scaled_h = max(1, round(width * target / height)), target
     return Letterbox(scaled_w, scaled_h, (target - scaled_w) // 2, (target - scaled_h) // 2, target)
-
-
-def fit_inside(size: tuple[int, int], limit: int) -> tuple[int, int]:
-    """Scale `size` down (never up) so that its long side is at most `limit`."""
-    width, height = size
-    long_side = max(width, height)
-    if long_side <= limit:
-        return size
-    return max(1, round(width * limit / long_side)), max(1, round(height * limit / long_side))
 
 
 # Reduced (DCT-scaled) JPEG decoding keeps at least this many source pixels per output pixel, so the
