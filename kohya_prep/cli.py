@@ -13,6 +13,7 @@ import click
 
 from kohya_prep import __version__
 from kohya_prep.errors import KohyaPrepError
+from kohya_prep.output import Notice
 
 
 class LazyGroup(click.Group):
@@ -33,15 +34,42 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from kohya_prep.commands.common import json_command, print_error_json
+
+        raw_args = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
         except KohyaPrepError as err:
             # A user mistake, not a bug: one clear sentence, no traceback.
-            click.echo(f"Error: {err}", err=True)
-            ctx.exit(1)
+            self._fail(ctx, json_command(ctx), 1, err.notices(), f"Error: {err}")
+        except click.UsageError as err:
+            command = json_command(ctx) or _json_in(raw_args, err)
+            if command is None:
+                raise
+            print_error_json(command, 2, [Notice("usage", err.format_message())])
+            ctx.exit(2)
         except KeyboardInterrupt:
-            click.echo("Interrupted; nothing was changed that was not already complete.", err=True)
-            ctx.exit(130)
+            message = "Interrupted; nothing was changed that was not already complete."
+            self._fail(ctx, json_command(ctx), 130, [Notice("interrupted", message)], message)
+
+    @staticmethod
+    def _fail(ctx: click.Context, command: str | None, code: int, notices: list[Notice], text: str) -> None:
+        from kohya_prep.commands.common import print_error_json
+
+        if command is not None:
+            print_error_json(command, code, notices)
+        else:
+            click.echo(text, err=True)
+        ctx.exit(code)
+
+
+def _json_in(args: list[str], err: click.UsageError) -> str | None:
+    """A usage error found before --json was processed: the command it was meant for, if --json was given."""
+    given = args[: args.index("--")] if "--" in args else args
+    if "--json" not in given:
+        return None
+    path = err.ctx.command_path if err.ctx is not None else ""
+    return " ".join(path.split()[1:])
 
 
 @click.group(

@@ -24,7 +24,7 @@ def test_built_dataset_is_clean(tmp_path: Path, reg: int) -> None:
     code, output = _check(str(root), "--caption-extension", ".txt", "--trigger", "ariachar", "--json")
     report = json.loads(output)
     assert code == 0, output
-    assert (report["errors"], report["warnings"]) == (0, 0), output
+    assert (report["errors"], report["warnings"]) == ([], []), output
     assert report["exit_code"] == 0
 
 
@@ -78,7 +78,7 @@ def test_dataset_built_by_kohya_prep_checks_clean_from_its_spec(tmp_path: Path) 
     code, output = _check(str(spec), "--json")
     report = json.loads(output)
     assert code == 0, output
-    assert (report["errors"], report["warnings"]) == (0, 0), output
+    assert (report["errors"], report["warnings"]) == ([], []), output
     assert report["datasets"][0]["subsets"][0]["images"] == 4
     assert "trigger word 'chara' (given)" in output
 
@@ -92,7 +92,7 @@ def test_dataset_built_with_reg_checks_clean_from_its_folder(tmp_path: Path) -> 
     code, output = _check(str(tmp_path / "chara"), "--caption-extension", ".txt", "--json")
     report = json.loads(output)
     assert code == 0, output
-    assert (report["errors"], report["warnings"]) == (0, 0), output
+    assert (report["errors"], report["warnings"]) == ([], []), output
     assert spec.exists()
 
 

@@ -31,7 +31,7 @@ def test_demo_checks_clean(demo: Path, how: str) -> None:
     result = CliRunner().invoke(cli, ["dataset", "check", *target, "--json"])
     report = json.loads(result.output)
     assert result.exit_code == 0, result.output
-    assert (report["errors"], report["warnings"]) == (0, 0), result.output
+    assert (report["errors"], report["warnings"]) == ([], []), result.output
     subsets = report["datasets"][0]["subsets"]
     assert [(s["images"], s["captioned"]) for s in subsets[:1]] == [(23, 23)]
     assert any(f["code"] == "trigger" and "'mirakp'" in f["message"] for f in report["findings"])

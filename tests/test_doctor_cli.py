@@ -14,7 +14,8 @@ from kohya_prep.doctor.accelerate import config_path, default_config, read_setti
 from kohya_prep.doctor.checks import CheckResult
 from kohya_prep.doctor.gpu import GpuInfo
 from kohya_prep.doctor.locate import find_install
-from kohya_prep.doctor.report import DoctorReport, render_text
+from kohya_prep.doctor.report import render_text
+from kohya_prep.doctor.run import DoctorReport
 from kohya_prep.doctor.system import disk_check, path_check
 
 H200 = GpuInfo(0, "NVIDIA H200", 143771, 143156, "580.159.04", "13.0", (9, 0))

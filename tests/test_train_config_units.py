@@ -16,7 +16,7 @@ from kohya_prep.trainconfig.argtable import TABLES, parse_override
 from kohya_prep.trainconfig.cards import compute_capability
 from kohya_prep.trainconfig.dataset_toml import dataset_config_problems
 from kohya_prep.trainconfig.fit import GpuTraits, fit, tier_for
-from kohya_prep.trainconfig.render import Entry, Table, checked_render, render_value
+from kohya_prep.trainconfig.toml_text import Entry, Table, checked_render, render_value
 from kohya_prep.trainconfig.writer import refusals, write_files
 
 if sys.version_info >= (3, 11):
@@ -223,5 +223,6 @@ def test_unwritable_output_folder_is_a_warning(tmp_path: Path, monkeypatch: pyte
     # Root may write anywhere, so a read-only folder cannot be made for real in every test run.
     monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
     warnings = writable_warnings({"output_dir": str(locked / "out" / "lora"), "logging_dir": str(tmp_path / "logs")})
-    assert warnings == [f"output_dir {locked / 'out' / 'lora'}: {locked} is not writable; sd-scripts will fail to save there. "
-                        "Fix its permissions or --set output_dir=<another folder>."]
+    assert [(w.code, w.message) for w in warnings] == [
+        ("not-writable", f"output_dir {locked / 'out' / 'lora'}: {locked} is not writable; sd-scripts will fail to save "
+                         "there. Fix its permissions or --set output_dir=<another folder>.")]

@@ -1,6 +1,6 @@
 """`kohya-prep dataset check`: read a dataset exactly as sd-scripts will and report what will happen.
 
-`check_dataset(CheckOptions(...)) -> Report`; `render_text(report)` / `render_json(report)` format it.
+`check_dataset(CheckOptions(...)) -> Report`; `render_text(report)` and `report_data(report)` (the --json fields) format it.
 Flow: target.resolve (PATH / configs -> subsets) -> scan.scan_subset (the only image and caption I/O)
 -> rules (layout, images, captions, reg, buckets; pure) -> Report.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kohya_prep.check.findings import Finding, Report
 from kohya_prep.check.inputs import CheckOptions
-from kohya_prep.check.report import render_json, render_text
+from kohya_prep.check.report import notices, render_text, report_data
 from kohya_prep.check.run import check_dataset
 
-__all__ = ["CheckOptions", "Finding", "Report", "check_dataset", "render_json", "render_text"]
+__all__ = ["CheckOptions", "Finding", "Report", "check_dataset", "notices", "render_text", "report_data"]

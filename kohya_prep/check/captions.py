@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from kohya_prep.check.findings import Finding, error, info, warning
 from kohya_prep.check.layout import few
 from kohya_prep.check.scan import ImageFile, ScannedSubset
+from kohya_prep.tags import has_trigger, infer_trigger, split_tags
 
 KEEP_TOKENS_SEPARATOR = "|||"
 
@@ -114,21 +114,8 @@ def effective_captions(subset: ScannedSubset) -> list[tuple[ImageFile, str]]:
 
 
 def tags(caption: str) -> list[str]:
-    """Comma-separated pieces, stripped and lower-cased, as sd-scripts counts tag frequency."""
-    return [t.strip().lower() for t in caption.split(",") if t.strip()]
-
-
-def infer_trigger(captions: Sequence[str]) -> str | None:
-    """The most common first tag: the usual place for a trigger word."""
-    firsts = Counter(tags(c)[0] for c in captions if tags(c))
-    if not firsts:
-        return None
-    tag, count = firsts.most_common(1)[0]
-    return tag if count * 2 > len(captions) else None
-
-
-def has_trigger(caption: str, trigger: str) -> bool:
-    return re.search(rf"(?<![\w]){re.escape(trigger.lower())}(?![\w])", caption.lower()) is not None
+    """Comma-separated tags, lower-cased, for counting how often each is used."""
+    return [tag.lower() for tag in split_tags(caption)]
 
 
 def trigger_findings(train: Sequence[tuple[ImageFile, str]], reg: Sequence[tuple[ImageFile, str]],

@@ -8,7 +8,7 @@ from typing import Any
 
 from kohya_prep.check.findings import Finding, error, info, warning
 from kohya_prep.check.scan import HASH_SIDE, ImageFile, ScannedSubset
-from kohya_prep.sdscripts.folders import stem_trips_caption_fallback
+from kohya_prep.sdscripts.folders import cache_owner_stems, stem_trips_caption_fallback
 
 _SUFFIX_KIND = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
 FLIP_SUFFIXES = ("-flip", "_flip", "-flipped", "_flipped")  # mirrored copies, kohya-prep's first
@@ -71,15 +71,8 @@ def _stale_caches(subset: ScannedSubset) -> list[Finding]:
 
 
 def _owner(cache_name: str, by_stem: dict[str, ImageFile]) -> ImageFile | None:
-    """The image a cache file belongs to: `<stem>.npz` or `<stem>_<WxH|te|...>.npz`."""
-    stem = cache_name[: -len(".npz")]
-    while stem:
-        if stem in by_stem:
-            return by_stem[stem]
-        if "_" not in stem:
-            return None
-        stem = stem.rsplit("_", 1)[0]
-    return None
+    """The image a cache file belongs to (sdscripts.folders.cache_owner_stems), or None."""
+    return next((by_stem[stem] for stem in cache_owner_stems(cache_name) if stem in by_stem), None)
 
 
 def duplicate_findings(images: Sequence[ImageFile]) -> list[Finding]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
 from kohya_prep.check.findings import DatasetSummary, Finding, Report
+from kohya_prep.output import Notice
 
 _MARK = {"error": "x", "warning": "!", "info": "-"}
 _TITLE = {"error": "Errors", "warning": "Warnings", "info": "Facts"}
@@ -57,17 +57,17 @@ def _finding_lines(finding: Finding) -> list[str]:
     return lines
 
 
-def render_json(report: Report) -> str:
-    """The same report as JSON: exit_code, counts, findings and per-dataset plans."""
-    payload: dict[str, Any] = {
+def notices(findings: tuple[Finding, ...]) -> list[Notice]:
+    return [Notice(f.code, f.message, f.path, f.fix) for f in findings]
+
+
+def report_data(report: Report) -> dict[str, Any]:
+    """The command's own fields of the --json envelope: every finding (facts too) and per-dataset plans."""
+    return {
         "target": report.target,
-        "exit_code": report.exit_code,
-        "errors": len(report.errors),
-        "warnings": len(report.warnings),
         "findings": [asdict(f) for f in report.findings],
         "datasets": [_dataset_json(d) for d in report.datasets],
     }
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 def _dataset_json(dataset: DatasetSummary) -> dict[str, Any]:

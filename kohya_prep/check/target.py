@@ -19,7 +19,12 @@ from kohya_prep.check.inputs import (
 )
 from kohya_prep.check.scan import is_image_like
 from kohya_prep.errors import CheckError
-from kohya_prep.sdscripts.buckets import BucketSettings
+from kohya_prep.sdscripts.buckets import (
+    DEFAULT_BUCKET_RESO_STEPS,
+    DEFAULT_MAX_BUCKET_RESO,
+    DEFAULT_MIN_BUCKET_RESO,
+    BucketSettings,
+)
 from kohya_prep.sdscripts.folders import parse_subset_dir_name
 
 CONFIG_TOP_KEYS = ("general", "datasets")
@@ -201,9 +206,9 @@ def _config_dataset(ds: dict[str, Any], general: dict[str, Any], options: CheckO
     settings = BucketSettings(
         resolution,
         enable_bucket=bool(pick("enable_bucket", False)),
-        min_bucket_reso=int(pick("min_bucket_reso", 256)),
-        max_bucket_reso=int(pick("max_bucket_reso", 1024)),
-        bucket_reso_steps=int(pick("bucket_reso_steps", 64)),
+        min_bucket_reso=int(pick("min_bucket_reso", DEFAULT_MIN_BUCKET_RESO)),
+        max_bucket_reso=int(pick("max_bucket_reso", DEFAULT_MAX_BUCKET_RESO)),
+        bucket_reso_steps=int(pick("bucket_reso_steps", DEFAULT_BUCKET_RESO_STEPS)),
         bucket_no_upscale=bool(pick("bucket_no_upscale", False)),
     )
     subsets = []

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
+
+from kohya_prep.commands.common import emit, json_option
 
 
 def _progress_bar(enabled: bool) -> Any:
@@ -41,9 +42,10 @@ def _progress_bar(enabled: bool) -> Any:
 @click.option("--png", type=click.Choice(["fast", "small"]), default=None,
               help="PNG encoding: fast (default) or small files; overrides the spec's png key.")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default="one per core", help="Worker threads.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def build(spec_path: str, preview: bool, include_speculative: bool, verify: bool, png: str | None, jobs: int,
-          as_json: bool) -> None:
+@json_option
+@click.pass_context
+def build(ctx: click.Context, spec_path: str, preview: bool, include_speculative: bool, verify: bool, png: str | None,
+          jobs: int, as_json: bool) -> None:
     """Build the dataset described by SPEC (a dataset spec TOML).
 
     Crops, letterboxes and flips each approved crop into
@@ -58,26 +60,22 @@ def build(spec_path: str, preview: bool, include_speculative: bool, verify: bool
       kohya-prep dataset build dataset/demo.toml             # then build
       kohya-prep dataset build dataset/demo.toml --json
     """
-    from kohya_prep.build import BuildOptions, build_dataset
-    from kohya_prep.spec import load_spec
+    from kohya_prep.build import BuildOptions, build_dataset, report
+    from kohya_prep.spec import PngMode, load_spec
 
     spec = load_spec(spec_path)
     if png:
-        spec = dataclasses.replace(spec, png=png)
+        spec = dataclasses.replace(spec, png=cast(PngMode, png))
     update, close = _progress_bar(not as_json and sys.stderr.isatty())
     options = BuildOptions(include_speculative=include_speculative, verify=verify, jobs=jobs, progress=update)
     try:
         if preview:
-            from kohya_prep.preview import build_preview
-            from kohya_prep.report import preview_data, preview_text
+            from kohya_prep.build.preview import build_preview
 
-            preview_result = build_preview(spec, options)
-            click.echo(json.dumps(preview_data(preview_result), indent=2) if as_json else preview_text(preview_result))
-            return
-        from kohya_prep.report import build_data, build_text
-
+            shown = build_preview(spec, options)
+            emit(ctx, as_json, 0, report.preview_text(shown), warnings=shown.warnings, data=report.preview_data(shown))
         result = build_dataset(spec, options)
     finally:
         if close:
             close()
-    click.echo(json.dumps(build_data(result), indent=2) if as_json else build_text(result))
+    emit(ctx, as_json, 0, report.build_text(result), warnings=result.warnings, data=report.build_data(result))

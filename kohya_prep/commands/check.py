@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from kohya_prep.commands.common import emit, json_option
+
 
 @click.command(name="check")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
@@ -17,7 +19,7 @@ import click
 @click.option("--batch-size", type=click.IntRange(1), help="train_batch_size, for steps per epoch (default 1).")
 @click.option("--trigger", help="Trigger word every training caption must hold (default: the most common first tag).")
 @click.option("--no-duplicates", is_flag=True, help="Skip the perceptual-hash duplicate scan (reads headers only: fast).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option
 @click.pass_context
 def check(ctx: click.Context, path: Path | None, dataset_config: Path | None, caption_extension: str | None,
           resolution: int | None, batch_size: int | None, trigger: str | None, no_duplicates: bool, as_json: bool) -> None:
@@ -36,11 +38,11 @@ def check(ctx: click.Context, path: Path | None, dataset_config: Path | None, ca
       kohya-prep dataset check dataset/demo.toml --batch-size 2
       kohya-prep dataset check --dataset-config dataset.toml --no-duplicates --json
     """
-    from kohya_prep.check import CheckOptions, check_dataset, render_json, render_text
+    from kohya_prep.check import CheckOptions, check_dataset, notices, render_text, report_data
 
     if path is None and dataset_config is None:
         raise click.UsageError("give PATH (a train_data_dir, a subset folder or a dataset spec) or --dataset-config TOML.")
     options = CheckOptions(path, dataset_config, caption_extension, resolution, batch_size, trigger, not no_duplicates)
     report = check_dataset(options)
-    click.echo(render_json(report) if as_json else render_text(report), nl=False)
-    ctx.exit(report.exit_code)
+    emit(ctx, as_json, report.exit_code, render_text(report), errors=notices(report.errors),
+         warnings=notices(report.warnings), data=report_data(report))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
+
+from kohya_prep.commands.common import emit, json_option
 
 
 @click.command(name="doctor")
@@ -20,7 +21,7 @@ import click
     is_flag=True,
     help="Initialize/update the sd-scripts submodule and write a default accelerate config when none exists.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (checks, gpus, install).")
+@json_option
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -38,7 +39,9 @@ import click
     show_default=True,
     help="Seconds to wait for the kohya venv probe (it imports torch).",
 )
-def doctor(kohya_dir: Path | None, fix: bool, as_json: bool, data_dir: Path, gpu_timeout: float, venv_timeout: float) -> None:
+@click.pass_context
+def doctor(ctx: click.Context, kohya_dir: Path | None, fix: bool, as_json: bool, data_dir: Path, gpu_timeout: float,
+           venv_timeout: float) -> None:
     """Check and repair the kohya_ss training environment.
 
     Finds the install, checks the sd-scripts submodule, the NVIDIA GPUs (nvidia-smi), the kohya venv
@@ -51,12 +54,10 @@ def doctor(kohya_dir: Path | None, fix: bool, as_json: bool, data_dir: Path, gpu
       kohya-prep doctor --kohya-dir ~/kohya_ss --fix
       kohya-prep doctor --json > doctor.json
     """
-    from kohya_prep.doctor.report import DoctorOptions, render_text, run_doctor
+    from kohya_prep.doctor.report import notices, render_text
+    from kohya_prep.doctor.run import DoctorOptions, run_doctor
 
     options = DoctorOptions(kohya_dir, data_dir.resolve(), fix, gpu_timeout, venv_timeout)
     report = run_doctor(options)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(render_text(report))
-    raise SystemExit(report.exit_code)
+    emit(ctx, as_json, report.exit_code, render_text(report), errors=notices(report.checks, "fail"),
+         warnings=notices(report.checks, "warn"), data=report.to_dict())

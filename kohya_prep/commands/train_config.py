@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
+
+from kohya_prep.commands.common import emit, json_option
 
 _FAMILY_ONLY = {"clip_l": ("flux",), "t5xxl": ("flux",), "ae": ("flux",), "vae": ("sd15", "sdxl")}
 
@@ -25,10 +26,11 @@ _FAMILY_ONLY = {"clip_l": ("flux",), "t5xxl": ("flux",), "ae": ("flux",), "vae":
 @click.option("--kohya-dir", type=click.Path(path_type=Path), help="kohya_ss (or sd-scripts) folder for the launch scripts.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder [default: <dataset>/config].")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a training option (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def train_config(spec: Path, family: str, vram: float | None, gpu_name: str | None, gpus: int | None, model: str | None,
-                 vae: str | None, clip_l: str | None, t5xxl: str | None, ae: str | None, kohya_dir: Path | None,
-                 out: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
+@json_option
+@click.pass_context
+def train_config(ctx: click.Context, spec: Path, family: str, vram: float | None, gpu_name: str | None,
+                 gpus: int | None, model: str | None, vae: str | None, clip_l: str | None, t5xxl: str | None,
+                 ae: str | None, kohya_dir: Path | None, out: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
     """Write sd-scripts' dataset config, training TOML, train.sh and train.bat for a built dataset.
 
     Settings come from the family's preset, fitted to the GPU (probed, or --vram/--gpu), then the spec's
@@ -53,37 +55,40 @@ def train_config(spec: Path, family: str, vram: float | None, gpu_name: str | No
             raise click.UsageError(f"{flag} applies to {' and '.join(families)} only, not {family}.")
     options = Options(spec, family, vram, gpu_name, gpus, {k: v for k, v in files.items() if v}, kohya_dir, out, sets)
     result = run(options)
-    if as_json:
-        click.echo(json.dumps(summary(result), indent=2))
-    else:
-        _render(summary(result))
+    data = summary(result)
+    if not as_json:
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning.message}", err=True)
+    emit(ctx, as_json, 0, _render(data), warnings=result.warnings, data=data)
 
 
-def _render(report: dict[str, Any]) -> None:
+def _render(report: dict[str, Any]) -> str:
+    """The terminal report: what was written, the fit, the steps preview and the launch command."""
     gpu, steps = report["gpu"], report["steps"]
-    click.echo(f"Wrote {report['out_dir']} for {report['script']} ({report['family']}):")
+    lines: list[str] = []
+    lines.append(f"Wrote {report['out_dir']} for {report['script']} ({report['family']}):")
     for path in report["files"]:
-        click.echo(f"  {Path(path).name}")
+        lines.append(f"  {Path(path).name}")
     fitted = ", ".join(f"{k}={_show(v)}" for k, v in report["fit"].items())
-    click.echo(f"Fit ({gpu['tier_gb']} GB tier, {gpu['bf16_source']}): {fitted}")
+    lines.append(f"Fit ({gpu['tier_gb']} GB tier, {gpu['bf16_source']}): {fitted}")
     reg = f" + {steps['reg_samples']} reg" if steps["reg_samples"] else ""
-    click.echo(f"Steps: {steps['train_samples']} train samples{reg}"
-               + f", batch {steps['batch_size']} -> {steps['batches_per_epoch']} batches in {len(steps['buckets'])} bucket(s)"
-               + f" -> {steps['steps_per_epoch']} steps/epoch (grad accumulation {steps['gradient_accumulation_steps']}, "
-               + f"{steps['num_processes']} process(es)) x {steps['max_train_epochs']} epochs = {steps['max_train_steps']} steps")
+    lines.append(f"Steps: {steps['train_samples']} train samples{reg}"
+                 + f", batch {steps['batch_size']} -> {steps['batches_per_epoch']} batches in {len(steps['buckets'])} bucket(s)"
+                 + f" -> {steps['steps_per_epoch']} steps/epoch (grad accumulation {steps['gradient_accumulation_steps']}, "
+                 + f"{steps['num_processes']} process(es)) x {steps['max_train_epochs']} epochs"
+                 + f" = {steps['max_train_steps']} steps")
     if len(steps["buckets"]) > 1:
         for bucket in steps["buckets"]:
             width, height = bucket["reso"]
-            click.echo(f"  bucket {width}x{height}: {bucket['samples']} samples -> {bucket['batches']} batches")
+            lines.append(f"  bucket {width}x{height}: {bucket['samples']} samples -> {bucket['batches']} batches")
     if steps["reg_images_unused"]:
         examples = ", ".join(Path(p).name for p in steps["reg_unused"][:3])
-        click.echo(f"Reg: {steps['reg_images_unused']} reg images will never be used (sd-scripts stops at the train count "
-                   f"and keeps the first in sorted order), e.g. {examples}.")
+        lines.append(f"Reg: {steps['reg_images_unused']} reg images will never be used (sd-scripts stops at the train count "
+                     f"and keeps the first in sorted order), e.g. {examples}.")
     if steps["reg_extra_repeats"]:
-        click.echo(f"Reg: too few reg images; sd-scripts repeats them {steps['reg_extra_repeats']} extra times per epoch.")
-    for warning in report["warnings"]:
-        click.echo(f"Warning: {warning}", err=True)
-    click.echo(f"Launch: {Path(report['out_dir']) / 'train.sh'}  (Windows: train.bat)")
+        lines.append(f"Reg: too few reg images; sd-scripts repeats them {steps['reg_extra_repeats']} extra times per epoch.")
+    lines.append(f"Launch: {Path(report['out_dir']) / 'train.sh'}  (Windows: train.bat)")
+    return "\n".join(lines)
 
 
 def _show(value: Any) -> str:

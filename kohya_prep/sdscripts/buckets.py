@@ -1,4 +1,4 @@
-"""sd-scripts' aspect-ratio bucketing (reference §2.8), as pure functions.
+"""sd-scripts' aspect-ratio bucketing, as pure functions.
 
 Mirrors `library/model_util.py::make_bucket_resolutions` and `library/train_util.py::BucketManager`
 (`select_bucket`, `round_to_steps`) and `BaseDataset.adjust_min_max_bucket_reso_by_steps`:
@@ -21,16 +21,22 @@ from dataclasses import dataclass
 
 Size = tuple[int, int]
 
+# The argparse defaults of --min_bucket_reso, --max_bucket_reso and --bucket_reso_steps
+# (library/train_util.py: add_dataset_arguments); a dataset config that sets none of them gets these.
+DEFAULT_MIN_BUCKET_RESO = 256
+DEFAULT_MAX_BUCKET_RESO = 1024
+DEFAULT_BUCKET_RESO_STEPS = 64
+
 
 @dataclass(frozen=True)
 class BucketSettings:
-    """The dataset-level options sd-scripts buckets with; defaults are its effective defaults (§2.3)."""
+    """The dataset-level options sd-scripts buckets with; defaults are its effective defaults."""
 
     resolution: Size
     enable_bucket: bool = False
-    min_bucket_reso: int = 256
-    max_bucket_reso: int = 1024
-    bucket_reso_steps: int = 64
+    min_bucket_reso: int = DEFAULT_MIN_BUCKET_RESO
+    max_bucket_reso: int = DEFAULT_MAX_BUCKET_RESO
+    bucket_reso_steps: int = DEFAULT_BUCKET_RESO_STEPS
     bucket_no_upscale: bool = False
 
 
@@ -73,7 +79,8 @@ def bucket_settings_problems(settings: BucketSettings) -> list[str]:
     return problems
 
 
-def make_bucket_resolutions(resolution: Size, min_size: int = 256, max_size: int = 1024, step: int = 64) -> list[Size]:
+def make_bucket_resolutions(resolution: Size, min_size: int = DEFAULT_MIN_BUCKET_RESO, max_size: int = DEFAULT_MAX_BUCKET_RESO,
+                            step: int = DEFAULT_BUCKET_RESO_STEPS) -> list[Size]:
     """The predefined buckets: a square of the resolution's area, then each width from min to max size
     paired with the tallest height (a multiple of step, at most max_size) that keeps within that area,
     and its transpose; pairs whose height falls below min_size are left out."""

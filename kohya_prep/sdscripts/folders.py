@@ -1,8 +1,13 @@
-"""sd-scripts' folder and file-name rules (reference §3.1-3.3, §3.6), as pure functions."""
+"""sd-scripts' folder and file-name rules, as pure functions.
+
+Sources (kohya-ss/sd-scripts): `library/config_util.py: generate_dreambooth_subsets_config_by_subdirs` (subset folder
+names), `library/train_util.py: glob_images` and `IMAGE_EXTENSIONS` (which files load), `DreamBoothDataset.read_caption`
+(the caption file and its underscore fallback), `library/strategy_*.py: get_latents_npz_path` and
+`get_outputs_npz_path` (the cache files written beside each image).
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -10,8 +15,7 @@ from pathlib import PurePath
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 IMAGE_EXTENSIONS_UPPER: tuple[str, ...] = tuple(ext.upper() for ext in IMAGE_EXTENSIONS)
 
-# Files sd-scripts writes beside the images (latent / text-encoder caches, cache_info).
-CACHE_FILE_PATTERN = re.compile(r"(_\d{4}x\d{4}(_[a-z0-9]+)?\.npz|_te(_outputs)?\.npz|_[a-z0-9]+_te\.npz|\.npz)$")
+# Written beside the images with cache_info (train_util.py: DreamBoothDataset.__init__).
 METADATA_CACHE_NAME = "metadata_cache.json"
 
 
@@ -71,3 +75,20 @@ def stem_trips_caption_fallback(stem: str) -> bool:
 def is_cache_file(filename: str) -> bool:
     """True for sd-scripts' own cache files (`*.npz`, metadata_cache.json)."""
     return filename == METADATA_CACHE_NAME or filename.endswith(".npz")
+
+
+def cache_owner_stems(cache_name: str) -> list[str]:
+    """The image stems an `.npz` cache may belong to, longest first; empty for any other file.
+
+    sd-scripts names a cache after its image: `<stem>.npz` (old SD latents), `<stem>_<WWWW>x<HHHH>_<model>.npz`
+    (latents), `<stem>_te_outputs.npz` / `<stem>_<model>_te.npz` (text-encoder outputs). So the owner is the name
+    without `.npz`, or that with one or more trailing `_<piece>` removed.
+    """
+    if not cache_name.endswith(".npz"):
+        return []
+    stem = cache_name[: -len(".npz")]
+    stems = [stem]
+    while "_" in stem:
+        stem = stem.rsplit("_", 1)[0]
+        stems.append(stem)
+    return [s for s in stems if s]

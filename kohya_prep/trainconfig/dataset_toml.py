@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kohya_prep.trainconfig.render import Entry, Table
+from kohya_prep.sdscripts.buckets import DEFAULT_BUCKET_RESO_STEPS, DEFAULT_MAX_BUCKET_RESO, DEFAULT_MIN_BUCKET_RESO
+from kohya_prep.trainconfig.toml_text import Entry, Table
 
 # Options of the args namespace that belong in the dataset config; the dataset config wins over args (§2.3).
 ARG_TO_DATASET_KEY: dict[str, str] = {
@@ -159,12 +160,12 @@ def _bucket_problems(merged: dict[str, Any], bucket_step: int, where: str) -> li
     resolution = merged.get("resolution")
     if resolution is None:
         return [f"{where}: resolution is required for a DreamBooth dataset"]
-    steps = merged.get("bucket_reso_steps", 64)
+    steps = merged.get("bucket_reso_steps", DEFAULT_BUCKET_RESO_STEPS)
     if _int(steps) and steps % bucket_step:
         problems.append(f"{where}: bucket_reso_steps = {steps} must be divisible by {bucket_step} for this script")
     if merged.get("enable_bucket") and not merged.get("bucket_no_upscale") and _resolution(resolution):
         sides = [resolution, resolution] if _int(resolution) else resolution
-        low, high = merged.get("min_bucket_reso", 256), merged.get("max_bucket_reso", 1024)
+        low, high = merged.get("min_bucket_reso", DEFAULT_MIN_BUCKET_RESO), merged.get("max_bucket_reso", DEFAULT_MAX_BUCKET_RESO)
         if min(sides) < low or max(sides) > high:
             problems.append(f"{where}: resolution {resolution} must lie within min_bucket_reso {low} and max_bucket_reso {high}")
     return problems

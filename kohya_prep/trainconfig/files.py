@@ -12,7 +12,7 @@ from typing import Any
 from kohya_prep.trainconfig.argtable import arg_table
 from kohya_prep.trainconfig.dataset_toml import dataset_tables
 from kohya_prep.trainconfig.plan import TrainConfigPlan
-from kohya_prep.trainconfig.render import Entry, Table, checked_render
+from kohya_prep.trainconfig.toml_text import Entry, Table, checked_render
 
 DATASET_CONFIG = "dataset_config.toml"
 TRAINING_CONFIG = "training.toml"

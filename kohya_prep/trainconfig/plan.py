@@ -11,14 +11,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kohya_prep.errors import ConfigError
-from kohya_prep.sdscripts.buckets import BucketSettings
+from kohya_prep.sdscripts.buckets import (
+    DEFAULT_BUCKET_RESO_STEPS,
+    DEFAULT_MAX_BUCKET_RESO,
+    DEFAULT_MIN_BUCKET_RESO,
+    BucketSettings,
+)
 from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch
 from kohya_prep.trainconfig.argtable import CHOICES, coerce, lookup
 from kohya_prep.trainconfig.dataset_toml import ARG_TO_DATASET_KEY, SubsetConfig, dataset_config_problems, dataset_data
 from kohya_prep.trainconfig.families import Family
 from kohya_prep.trainconfig.fit import Fit
 from kohya_prep.trainconfig.presets import Preset
-from kohya_prep.trainconfig.render import Entry
+from kohya_prep.trainconfig.toml_text import Entry
 
 
 @dataclass(frozen=True)
@@ -261,9 +266,9 @@ def _epoch(inputs: PlanInputs, dataset: list[Entry], args: dict[str, Setting], p
     bucket = BucketSettings(
         resolution=(res, res) if isinstance(res, int) else (res[0], res[1]),
         enable_bucket=bool(values.get("enable_bucket", False)),
-        min_bucket_reso=values.get("min_bucket_reso", 256),
-        max_bucket_reso=values.get("max_bucket_reso", 1024),
-        bucket_reso_steps=values.get("bucket_reso_steps", 64),
+        min_bucket_reso=values.get("min_bucket_reso", DEFAULT_MIN_BUCKET_RESO),
+        max_bucket_reso=values.get("max_bucket_reso", DEFAULT_MAX_BUCKET_RESO),
+        bucket_reso_steps=values.get("bucket_reso_steps", DEFAULT_BUCKET_RESO_STEPS),
         bucket_no_upscale=bool(values.get("bucket_no_upscale", False)),
     )
     subsets = [SubsetImages(s.sizes, s.num_repeats, s.is_reg, s.paths) for s in inputs.subsets]

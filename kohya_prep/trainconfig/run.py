@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kohya_prep.errors import ConfigError
+from kohya_prep.output import Notice
 from kohya_prep.sdscripts.folders import parse_subset_dir_name
 from kohya_prep.spec import DatasetSpec, load_spec
 from kohya_prep.trainconfig import preflight
@@ -47,7 +48,7 @@ class Result:
     gpu: GpuTraits
     fit: Fit
     located: Located
-    warnings: list[str]
+    warnings: list[Notice]
 
 
 def run(options: Options) -> Result:
@@ -134,37 +135,43 @@ def _subset(folder: Path, repeats: int, tokens: str, is_reg: bool, images: list[
 
 def _warnings(spec: DatasetSpec, family: Family, plan: TrainConfigPlan, train: list[ScannedImage],
               reg: list[ScannedImage], model_status: dict[str, tuple[str, str, bool]], located: Located,
-              gpu_bf16: bool) -> list[str]:
+              gpu_bf16: bool) -> list[Notice]:
     warnings = preflight.caption_warnings(train, spec.trigger)
     if spec.resolution < family.resolution:
-        warnings.append(f"the dataset is built at {spec.resolution}px but {family.title} trains best at {family.resolution}px; "
-                        f"set resolution = {family.resolution} in the spec's [dataset] and rebuild.")
+        warnings.append(Notice("resolution-low", f"the dataset is built at {spec.resolution}px but {family.title} trains "
+                               f"best at {family.resolution}px; set resolution = {family.resolution} in the spec's "
+                               "[dataset] and rebuild."))
     warnings += preflight.model_warnings(model_status)
     for key, (value, flag, given) in model_status.items():
         if not given and value.startswith("/path/to/"):
-            warnings.append(f"no {flag} given: training.toml has the placeholder {key} = '{value}'; "
-                            f"pass {flag} PATH or edit the file.")
+            warnings.append(Notice("model-placeholder", f"no {flag} given: training.toml has the placeholder {key} = "
+                                   f"'{value}'; pass {flag} PATH or edit the file."))
     folders: dict[str, str] = {k: str(plan.args[k].value) for k in ("output_dir", "logging_dir") if k in plan.args}
     warnings += preflight.writable_warnings(folders)
-    if located.sd_scripts_dir is None:
-        warnings.append(f"sd-scripts was not found, so train.sh and train.bat hold placeholder paths; run "
-                        f"`kohya-prep doctor --fix`, or pass --kohya-dir DIR (the folder holding {family.script}).")
-    elif not (located.sd_scripts_dir / family.script).is_file():
-        warnings.append(f"{located.sd_scripts_dir} has no {family.script} (an empty sd-scripts submodule?); "
-                        "run `kohya-prep doctor --fix` before training.")
+    warnings += _install_warnings(located, family)
     if spec.reg.image_dir is not None and not reg:
-        warnings.append(f"reg images are configured ([reg] dir) but {spec.reg_subset_dir} holds none; rebuild with "
-                        "`kohya-prep dataset build`, or remove [reg] dir to train without them.")
+        warnings.append(Notice("reg-missing", f"reg images are configured ([reg] dir) but {spec.reg_subset_dir} holds none; "
+                               "rebuild with `kohya-prep dataset build`, or remove [reg] dir to train without them."))
     precision = plan.args["mixed_precision"].value if "mixed_precision" in plan.args else "no"
     if precision == "bf16" and not gpu_bf16:
-        warnings.append("mixed_precision = 'bf16' was set, but this GPU has no bf16 (it needs compute capability 8.0); "
-                        "training will fail or crawl. Use --set mixed_precision=fp16.")
-    warnings += plan.notes
+        warnings.append(Notice("bf16-unsupported", "mixed_precision = 'bf16' was set, but this GPU has no bf16 (it needs "
+                               "compute capability 8.0); training will fail or crawl. Use --set mixed_precision=fp16."))
+    warnings += [Notice("note", note) for note in plan.notes]
     return warnings
 
 
+def _install_warnings(located: Located, family: Family) -> list[Notice]:
+    if located.sd_scripts_dir is None:
+        return [Notice("sd-scripts-missing", "sd-scripts was not found, so train.sh and train.bat hold placeholder paths; "
+                       f"run `kohya-prep doctor --fix`, or pass --kohya-dir DIR (the folder holding {family.script}).")]
+    if not (located.sd_scripts_dir / family.script).is_file():
+        return [Notice("script-missing", f"{located.sd_scripts_dir} has no {family.script} (an empty sd-scripts "
+                       "submodule?); run `kohya-prep doctor --fix` before training.", str(located.sd_scripts_dir))]
+    return []
+
+
 def summary(result: Result) -> dict[str, Any]:
-    """The report as plain data (for --json)."""
+    """The command's own fields of the --json envelope (the warnings are the envelope's)."""
     plan, epoch = result.plan, result.plan.epoch
     return {
         "out_dir": str(result.out_dir),
@@ -193,5 +200,4 @@ def summary(result: Result) -> dict[str, Any]:
             "max_train_epochs": plan.max_train_epochs,
             "max_train_steps": plan.max_train_steps,
         },
-        "warnings": result.warnings,
     }

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
-from kohya_prep.build import BuildResult
-from kohya_prep.plan import CropRow
-from kohya_prep.preview import PreviewResult
+from kohya_prep.build.plan import CropRow
+from kohya_prep.build.preview import PreviewResult
+from kohya_prep.build.run import BuildResult
 
 
 def _rel(path: Any) -> str:
@@ -36,13 +37,13 @@ def subset_counts(result: BuildResult) -> list[dict[str, Any]]:
 
 
 def _row(row: CropRow) -> dict[str, Any]:
-    return {"crop": row.name, "source": row.source, "box": row.box, "status": row.status,
+    return {"crop": row.name, "source": row.source, "box": row.box.as_list(), "status": row.status,
             "files": list(row.files), "flags": list(row.flags)}
 
 
 def build_data(result: BuildResult) -> dict[str, Any]:
-    """The --json form of a build report."""
-    spec = result.spec
+    """The command's own fields of a build's --json envelope (errors and warnings come from the envelope)."""
+    spec, decision = result.spec, result.decision
     return {
         "dataset": spec.name,
         "root": str(spec.root),
@@ -54,20 +55,19 @@ def build_data(result: BuildResult) -> dict[str, Any]:
         "crops": [_row(r) for r in result.plan.rows],
         "left_out": [{"crop": name, "status": status} for name, status in result.plan.skipped],
         "subsets": subset_counts(result),
-        "rendered": result.rendered,
-        "captions_written": result.captions_written,
+        "rendered": list(result.rendered),
+        "captions_written": list(result.captions_written),
         "reused": result.reused,
-        "removed": result.removed,
-        "kept_foreign": result.kept_foreign,
-        "dropped_caches": result.dropped_caches,
-        "warnings": result.plan.warnings,
+        "removed": list(decision.removed),
+        "kept_foreign": list(decision.foreign),
+        "dropped_caches": list(decision.dropped_caches),
         "seconds": round(result.seconds, 3),
     }
 
 
-def _table(rows: list[CropRow]) -> list[str]:
+def _table(rows: Sequence[CropRow]) -> list[str]:
     header = ("crop", "source", "box", "files", "flags")
-    cells = [(r.name, r.source, r.box, ", ".join(r.files), ", ".join(r.flags)) for r in rows]
+    cells = [(r.name, r.source, str(r.box), ", ".join(r.files), ", ".join(r.flags)) for r in rows]
     widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return ["  " + fmt.format(*header).rstrip(), "  " + fmt.format(*("-" * w for w in widths))] + [
@@ -112,26 +112,28 @@ def build_text(result: BuildResult) -> str:
         head = [
             f"Built '{spec.name}' into {where} in {result.seconds:.1f} s: rendered {len(result.rendered)} images, "
             f"wrote {len(result.captions_written)} captions, kept {result.reused} unchanged files, "
-            f"removed {len(result.removed)}."
+            f"removed {len(result.decision.removed)}."
         ]
     lines = [*head, "", *_table(result.plan.rows), *_left_out(result), "", *_sd_scripts_view(result)]
-    if result.kept_foreign:
-        lines.append(f"Kept {len(result.kept_foreign)} file(s) kohya-prep did not write: {', '.join(result.kept_foreign[:5])}")
-    if result.dropped_caches:
-        lines.append(f"Removed {len(result.dropped_caches)} stale sd-scripts cache file(s) of re-rendered images.")
-    lines += [f"warning: {w}" for w in result.plan.warnings]
+    foreign, dropped = result.decision.foreign, result.decision.dropped_caches
+    if foreign:
+        lines.append(f"Kept {len(foreign)} file(s) kohya-prep did not write: {', '.join(foreign[:5])}")
+    if dropped:
+        lines.append(f"Removed {len(dropped)} stale sd-scripts cache file(s) of re-rendered images.")
+    lines += [f"warning: {w.message}" for w in result.warnings]
     return "\n".join(lines)
 
 
 def preview_data(result: PreviewResult) -> dict[str, Any]:
-    """The --json form of a preview report."""
+    """The command's own fields of a preview's --json envelope."""
     return {
+        "preview": True,
         "dataset": result.spec.name,
         "preview_dir": str(result.folder),
         "contact_sheet": str(result.contact_sheet),
         "overlays": [str(p) for p in result.overlays],
         "crops": [str(p) for p in result.crops],
-        "warnings": result.warnings,
+        "rows": [_row(r) for r in result.rows],
     }
 
 
@@ -147,5 +149,5 @@ def preview_text(result: PreviewResult) -> str:
         *(f"  overlay:       {_rel(p)}" for p in result.overlays),
         f"  crops:         {len(result.crops)} images in {_rel(result.folder / 'crops')}",
     ]
-    lines += [f"warning: {w}" for w in result.warnings]
+    lines += [f"warning: {w.message}" for w in result.warnings]
     return "\n".join(lines)

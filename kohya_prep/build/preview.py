@@ -7,42 +7,43 @@ not touched. The preview folder is replaced atomically like the dataset itself.
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kohya_prep.build import PLAN_MARKER, BuildOptions, discard_tree, render_all
-from kohya_prep.fsops import build_lock, link_or_copy, swap_into_place
-from kohya_prep.plan import PREVIEW_DIR, CropRow, OutputFile, RenderJob, make_plan
-from kohya_prep.spec import FLIP_SUFFIX, CropSpec, DatasetSpec
+from kohya_prep.build.fsops import build_lock
+from kohya_prep.build.plan import PREVIEW_DIR, CropRow, OutputFile, RenderJob, crop_variants, review_crop
+from kohya_prep.build.render import render_all
+from kohya_prep.build.run import BuildOptions, lock_path
+from kohya_prep.build.stage import TreePaths, clear_leftovers, staged_tree
+from kohya_prep.build.tree import walk_files
+from kohya_prep.output import Notice
+from kohya_prep.spec import CropSpec, DatasetSpec
 
 TILE = 256
 LABEL_HEIGHT = 54
 COLUMNS = 6
 OVERLAY_LONG_SIDE = 1600
+CONTACT_SHEET = "contact-sheet.png"
+RECORD = ".kp-preview-files"  # what this preview wrote: the next preview replaces those and keeps the rest
 STATUS_COLOURS = {"approved": (46, 160, 67), "speculative": (230, 140, 0), "excluded": (140, 140, 140)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class PreviewResult:
     spec: DatasetSpec
     folder: Path
     contact_sheet: Path
-    overlays: list[Path] = field(default_factory=list)
-    crops: list[Path] = field(default_factory=list)
-    rows: list[CropRow] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    overlays: tuple[Path, ...] = ()
+    crops: tuple[Path, ...] = ()
+    rows: tuple[CropRow, ...] = ()
+    warnings: tuple[Notice, ...] = ()
 
 
 def _outputs(spec: DatasetSpec) -> list[OutputFile]:
-    outputs = []
-    for crop in spec.crops:
-        variants = [(crop.name, False)] + ([(crop.name + FLIP_SUFFIX, True)] if crop.flip else [])
-        for stem, flip in variants:
-            job = RenderJob(crop.source, crop.box, flip)
-            outputs.append(OutputFile(f"crops/{stem}.png", "image", crop.name, "", job=job))
-    return outputs
+    """Every crop and flip of the spec, whatever its status, as files under preview/crops/."""
+    return [OutputFile(f"crops/{stem}.png", "image", crop.name, "", job=RenderJob(crop.source, crop.box, flip))
+            for crop in spec.crops for stem, flip in crop_variants(crop)]
 
 
 def _font(size: int) -> Any:
@@ -107,48 +108,36 @@ def overlay(spec: DatasetSpec, source_id: str, decoded: Any, target: Path) -> No
 def build_preview(spec: DatasetSpec, options: BuildOptions | None = None) -> PreviewResult:
     """Render every crop (speculative and excluded too), the contact sheet and the overlays."""
     options = options or BuildOptions()
-    root = spec.root
-    live, new, old = root / PREVIEW_DIR, root / f".{PREVIEW_DIR}.kp-new", root / f".{PREVIEW_DIR}.kp-old"
-    result = PreviewResult(spec, live, live / "contact-sheet.png")
-    with build_lock(root.parent / f".{root.name}.kp-lock"):
-        root.mkdir(parents=True, exist_ok=True)
-        for leftover in (new, old):
-            discard_tree(leftover, live)
-        outputs = _outputs(spec)
-        ours = [o.relpath for o in outputs] + ["contact-sheet.png"] + [f"overlay-{s}.png" for s in spec.sources]
-        (new / "crops").mkdir(parents=True)
-        (new / PLAN_MARKER).write_text("\n".join(ours), encoding="utf-8")
-        try:
-            _carry_user_files(live, new, set(ours))
-            overlays: list[Path] = []
+    paths = TreePaths.beside(spec.root / PREVIEW_DIR)
+    outputs = _outputs(spec)
+    ours = [o.relpath for o in outputs] + [CONTACT_SHEET, RECORD] + [f"overlay-{s}.png" for s in spec.sources]
+    overlays: list[Path] = []
+    with build_lock(lock_path(spec.root)):
+        spec.root.mkdir(parents=True, exist_ok=True)
+        leftovers = [Notice("kept-aside", text) for text in clear_leftovers(paths)]
+        earlier = _earlier_files(paths.live)
+        user_files = [p for p in walk_files(paths.live) if p not in {*ours, *earlier}] if paths.live.is_dir() else []
+        with staged_tree(paths, ours, user_files, drop=earlier) as staged:
+            new = staged.folder
+            (new / "crops").mkdir(exist_ok=True)
 
             def draw_overlay(source_id: str, decoded: Any) -> None:
                 overlay(spec, source_id, decoded, new / f"overlay-{source_id}.png")
-                overlays.append(live / f"overlay-{source_id}.png")
+                overlays.append(paths.live / f"overlay-{source_id}.png")
 
-            jobs = options.jobs or os.cpu_count() or 1
-            render_all(spec, outputs, new, {}, jobs, options.progress, on_decoded=draw_overlay)
-            contact_sheet(spec, new / "crops", new / "contact-sheet.png")
-        except BaseException:
-            discard_tree(new, live)
-            raise
-        swap_into_place(new, live, old)
-        kept = discard_tree(old, live)
-    result.overlays = sorted(overlays)
-    result.crops = sorted(live / o.relpath for o in outputs)
-    # Only the crops' rows and warnings are wanted here; keys need no real hashes, and reg images are not previewed.
-    full = make_plan(spec, dict.fromkeys(spec.sources, ""), [], include_speculative=True)
-    result.rows = full.rows
-    result.warnings = full.warnings + ([kept] if kept else [])
-    return result
+            render_all(spec, outputs, new, {}, options.workers, options.progress, on_decoded=draw_overlay)
+            contact_sheet(spec, new / "crops", new / CONTACT_SHEET)
+            (new / RECORD).write_text("\n".join(ours) + "\n", encoding="utf-8")
+    reviews = [review_crop(crop, spec.resolution) for crop in spec.crops]
+    kept = [Notice("kept-aside", staged.kept)] if staged.kept else []
+    return PreviewResult(spec, paths.live, paths.live / CONTACT_SHEET, tuple(sorted(overlays)),
+                         tuple(sorted(paths.live / o.relpath for o in outputs)), tuple(row for row, _ in reviews),
+                         tuple(w for _, found in reviews for w in found) + tuple(leftovers) + tuple(kept))
 
 
-def _carry_user_files(live: Path, new: Path, ours: set[str]) -> None:
-    """Files a user put into preview/ survive a new preview."""
-    if not live.is_dir():
-        return
-    for path in live.rglob("*"):
-        relpath = path.relative_to(live).as_posix()
-        if path.is_file() and relpath not in ours and relpath != PLAN_MARKER:
-            (new / relpath).parent.mkdir(parents=True, exist_ok=True)
-            link_or_copy(path, new / relpath)
+def _earlier_files(live: Path) -> set[str]:
+    """What the last preview wrote (its record): replaced now; anything else in preview/ is the user's and stays."""
+    try:
+        return {*(live / RECORD).read_text(encoding="utf-8").splitlines(), RECORD}
+    except OSError:
+        return set()

@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from kohya_prep.geometry import letterbox
 from PIL import Image, ImageOps
 
-from kohya_prep.geometry import letterbox
 from kohya_prep.spec import DatasetSpec, load_spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""File-system moves that keep a dataset whole: atomic exchange, hard links, a build lock."""
+"""Low-level file-system moves that keep a tree whole: the atomic exchange, hard links, the build lock."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _renameat2_exchange(a: Path, b: Path) -> bool:
 def swap_into_place(new: Path, live: Path, old: Path) -> None:
     """Make `new` the live tree; the previous live tree ends at `old` (nothing there if there was none).
 
-    With renameat2 the swap is one atomic step. Elsewhere it is two renames; `recover` mends the
+    With renameat2 the swap is one atomic step. Elsewhere it is two renames; `stage.recover` mends the
     gap between them if the process dies there.
     """
     try:
@@ -54,16 +54,6 @@ def swap_into_place(new: Path, live: Path, old: Path) -> None:
             f"could not move the new build into {live} ({err.strerror}); close programs using files in it "
             "(a training run, an image viewer) and build again"
         ) from err
-
-
-def recover(new: Path, live: Path, old: Path, manifest_name: str) -> None:
-    """After a build died between the two renames of a non-atomic swap, put a whole tree back in place."""
-    if live.exists() or not old.exists():
-        return
-    if (new / manifest_name).exists():
-        os.rename(new, live)
-    else:
-        os.rename(old, live)
 
 
 def link_or_copy(src: Path | str, dst: Path | str) -> None:

@@ -8,18 +8,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Literal
 
-from kohya_prep.captions import normalize_caption, one_sided_features, swap_left_right
-from kohya_prep.geometry import Box, jpeg_decode_scale
-from kohya_prep.spec import FLIP_SUFFIX, CropSpec, DatasetSpec
+from kohya_prep.build.captions import normalize_caption, one_sided_features, swap_left_right
+from kohya_prep.build.geometry import jpeg_decode_scale
+from kohya_prep.output import Notice
+from kohya_prep.spec import FLIP_SUFFIX, Box, CropSpec, DatasetSpec, Status
 
-# Bump when a change in render.py alters output pixels: every image is then rendered again.
+# Bump when a change in pixels.py alters output pixels: every image is then rendered again.
 RENDERER_VERSION = 2
 MANIFEST_NAME = "kohya-prep-manifest.json"
 PREVIEW_DIR = "preview"
 UPSCALE_WARNING = 2.0  # a crop stretched more than this looks soft in training
+OutputKind = Literal["image", "caption"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class OutputFile:
     """One file the build writes, relative to the dataset root (posix separators)."""
 
     relpath: str
-    kind: str  # "image" or "caption"
+    kind: OutputKind
     owner: str  # crop name, or reg source id
     key: str  # changes exactly when the file's bytes must change
     job: RenderJob | None = None
@@ -69,21 +72,21 @@ class CropRow:
 
     name: str
     source: str
-    box: str
-    status: str
+    box: Box
+    status: Status
     files: tuple[str, ...]
     flags: tuple[str, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildPlan:
-    """Everything the build will write, and what it leaves out."""
+    """Everything the build will write, and what it leaves out: a value, made once from the spec."""
 
-    outputs: list[OutputFile] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)
-    rows: list[CropRow] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (crop name, status)
-    warnings: list[str] = field(default_factory=list)
+    outputs: tuple[OutputFile, ...]
+    dirs: tuple[str, ...]
+    rows: tuple[CropRow, ...]
+    skipped: tuple[tuple[str, str], ...]  # (crop name, status)
+    warnings: tuple[Notice, ...]
 
     @property
     def images(self) -> list[OutputFile]:
@@ -122,51 +125,60 @@ def reg_stem(filename: str, taken: set[str]) -> str:
     return candidate
 
 
-def _crop_outputs(spec: DatasetSpec, crop_index: int, source_hashes: dict[str, str], scales: dict[str, float],
-                  plan: BuildPlan) -> None:
-    crop = spec.crops[crop_index]
-    folder = f"train/{spec.subset_dir}"
-    caption = normalize_caption(crop.caption, spec.trigger)
-    variants = [(crop.name, False, caption)]
-    flags = []
+def crop_variants(crop: CropSpec) -> list[tuple[str, bool]]:
+    """(output stem, mirrored) for each image a crop yields: itself, and its flip when asked."""
+    return [(crop.name, False)] + ([(crop.name + FLIP_SUFFIX, True)] if crop.flip else [])
+
+
+def review_crop(crop: CropSpec, resolution: int) -> tuple[CropRow, list[Notice]]:
+    """A crop's row in the summary table and what a person should know before training on it."""
+    flags, warnings = [], []
     if crop.flip:
-        variants.append((crop.name + FLIP_SUFFIX, True, swap_left_right(caption)))
         flags.append("flip")
         sided = one_sided_features(crop.caption)
         if sided:
             flags.append("one-sided")
-            plan.warnings.append(
+            warnings.append(Notice(
+                "flip-one-sided",
                 f"crop '{crop.name}' is flipped but its caption names a one-sided feature ({', '.join(sided)}); "
-                f"the mirror puts it on the other side: set flip = false or accept it"
-            )
-    scale = spec.resolution / max(crop.box.width, crop.box.height)
+                "the mirror puts it on the other side: set flip = false or accept it", fix="set flip = false"))
+    scale = resolution / max(crop.box.width, crop.box.height)
     if scale > UPSCALE_WARNING:
         flags.append(f"upscaled {scale:.1f}x")
-        plan.warnings.append(
-            f"crop '{crop.name}' ({crop.box.width}x{crop.box.height}) is enlarged {scale:.1f}x to {spec.resolution}; "
-            "it will look soft: use a larger box or a higher-resolution source"
-        )
-    files = []
-    for stem, flip, text in variants:
-        job = RenderJob(crop.source, crop.box, flip, scales[crop.source])
-        key = render_key(source_hashes[crop.source], job, spec.resolution, spec.background, spec.png)
-        plan.outputs.append(OutputFile(f"{folder}/{stem}.png", "image", crop.name, key, job=job))
-        plan.outputs.append(OutputFile(f"{folder}/{stem}.txt", "caption", crop.name, digest(text.encode()), text=text))
-        files.append(f"{stem}.png")
+        warnings.append(Notice(
+            "upscaled",
+            f"crop '{crop.name}' ({crop.box.width}x{crop.box.height}) is enlarged {scale:.1f}x to {resolution}; "
+            "it will look soft: use a larger box or a higher-resolution source", fix="use a larger box"))
     if crop.status != "approved":
         flags.append(crop.status)
-    plan.rows.append(CropRow(crop.name, crop.source, str(crop.box), crop.status, tuple(files), tuple(flags)))
+    files = tuple(f"{stem}.png" for stem, _ in crop_variants(crop))
+    return CropRow(crop.name, crop.source, crop.box, crop.status, files, tuple(flags)), warnings
 
 
-def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes: dict[str, str], plan: BuildPlan) -> None:
+def _crop_outputs(spec: DatasetSpec, crop: CropSpec, source_hash: str, scale: float) -> list[OutputFile]:
+    folder = f"train/{spec.subset_dir}"
+    caption = normalize_caption(crop.caption, spec.trigger)
+    outputs = []
+    for stem, flip in crop_variants(crop):
+        text = swap_left_right(caption) if flip else caption
+        job = RenderJob(crop.source, crop.box, flip, scale)
+        key = render_key(source_hash, job, spec.resolution, spec.background, spec.png)
+        outputs.append(OutputFile(f"{folder}/{stem}.png", "image", crop.name, key, job=job))
+        outputs.append(OutputFile(f"{folder}/{stem}.txt", "caption", crop.name, digest(text.encode()), text=text))
+    return outputs
+
+
+def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes: dict[str, str]) -> list[OutputFile]:
     folder = f"reg/{spec.reg.subset_dir}"
     text = " ".join(spec.reg.class_tokens.split())
+    outputs = []
     for reg in reg_sources:
         box = Box(0, 0, reg.size[0], reg.size[1])
         job = RenderJob(reg.id, box, False, jpeg_decode_scale([box], spec.resolution) if reg.jpeg else 1.0)
         key = render_key(source_hashes[reg.id], job, spec.resolution, spec.background, spec.png)
-        plan.outputs.append(OutputFile(f"{folder}/{reg.stem}.png", "image", reg.id, key, job=job))
-        plan.outputs.append(OutputFile(f"{folder}/{reg.stem}.txt", "caption", reg.id, digest(text.encode()), text=text))
+        outputs.append(OutputFile(f"{folder}/{reg.stem}.png", "image", reg.id, key, job=job))
+        outputs.append(OutputFile(f"{folder}/{reg.stem}.txt", "caption", reg.id, digest(text.encode()), text=text))
+    return outputs
 
 
 def decode_scales(spec: DatasetSpec, crops: list[CropSpec]) -> dict[str, float]:
@@ -182,16 +194,30 @@ def decode_scales(spec: DatasetSpec, crops: list[CropSpec]) -> dict[str, float]:
             for sid, source in spec.sources.items()}
 
 
+def included_crops(spec: DatasetSpec, include_speculative: bool = False) -> list[CropSpec]:
+    """The crops a final build writes: approved ones, and speculative ones if asked."""
+    return [c for c in spec.crops if c.status == "approved" or (c.status == "speculative" and include_speculative)]
+
+
 def make_plan(spec: DatasetSpec, source_hashes: dict[str, str], reg_sources: list[RegSource],
               include_speculative: bool = False) -> BuildPlan:
     """The files a final build writes: approved crops (and speculative ones if asked), their flips, reg images."""
-    plan = BuildPlan(dirs=[f"train/{spec.subset_dir}", f"reg/{spec.reg.subset_dir}"])
-    included = [i for i, c in enumerate(spec.crops)
-                if c.status == "approved" or (c.status == "speculative" and include_speculative)]
-    chosen = set(included)
-    plan.skipped = [(c.name, c.status) for i, c in enumerate(spec.crops) if i not in chosen]
-    scales = decode_scales(spec, [spec.crops[i] for i in included])
-    for index in included:
-        _crop_outputs(spec, index, source_hashes, scales, plan)
-    _reg_outputs(spec, reg_sources, source_hashes, plan)
-    return plan
+    included = included_crops(spec, include_speculative)
+    chosen = {crop.name for crop in included}
+    scales = decode_scales(spec, included)
+    outputs: list[OutputFile] = []
+    rows: list[CropRow] = []
+    warnings: list[Notice] = []
+    for crop in included:
+        outputs += _crop_outputs(spec, crop, source_hashes[crop.source], scales[crop.source])
+        row, crop_warnings = review_crop(crop, spec.resolution)
+        rows.append(row)
+        warnings += crop_warnings
+    outputs += _reg_outputs(spec, reg_sources, source_hashes)
+    return BuildPlan(
+        outputs=tuple(outputs),
+        dirs=(f"train/{spec.subset_dir}", f"reg/{spec.reg.subset_dir}"),
+        rows=tuple(rows),
+        skipped=tuple((c.name, c.status) for c in spec.crops if c.name not in chosen),
+        warnings=tuple(warnings),
+    )

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from kohya_prep.geometry import Box, letterbox
-from kohya_prep.spec import allow_large_sources
+from kohya_prep.build.geometry import letterbox
+from kohya_prep.spec import Box, allow_large_sources
 
 # PNG settings chosen by measurement (README, "Speed"). Most encode time goes to libpng trying all five
 # row filters; one fixed filter (SUB) with zlib level 1 and the RLE strategy is 3x faster for files

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kohya_prep import __version__
-from kohya_prep.plan import RENDERER_VERSION
+from kohya_prep.build.plan import RENDERER_VERSION
 
 TOOL = "kohya-prep"
 

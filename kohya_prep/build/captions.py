@@ -1,8 +1,10 @@
-"""Caption text: normalization, the trigger word, and left/right swapping for flipped copies."""
+"""Caption text the build writes: the trigger first exactly once, and left/right swapped for flipped copies."""
 
 from __future__ import annotations
 
 import re
+
+from kohya_prep.tags import trigger_pattern
 
 # Features that a mirror image gets wrong: flipping them teaches the model the wrong side.
 ONE_SIDED_FEATURES: tuple[str, ...] = (
@@ -66,7 +68,7 @@ def normalize_caption(caption: str, trigger: str) -> str:
     occurrence of the trigger is removed so that it appears exactly once.
     """
     trigger = _SPACES.sub(" ", trigger).strip()
-    pattern = re.compile(rf"(?<![\w-]){re.escape(trigger)}(?![\w-])", re.IGNORECASE)
+    pattern = trigger_pattern(trigger)
     tags = []
     for piece in re.split(r"[,\r\n]+", caption):
         tag = _SPACES.sub(" ", pattern.sub(" ", piece)).strip()

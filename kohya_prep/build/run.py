@@ -1,0 +1,138 @@
+"""The final build: spec -> plan -> rendered files in a staged tree -> atomic swap -> manifest and result.
+
+A crash, a kill or Ctrl-C leaves the old dataset or the new one, never a mix (stage.py). Files kohya-prep did
+not write are never deleted or overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kohya_prep.build.fsops import build_lock
+from kohya_prep.build.inputs import check_sources_outside, hash_file, list_reg_sources, source_records
+from kohya_prep.build.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
+from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, digest, make_plan
+from kohya_prep.build.render import Progress, render_all
+from kohya_prep.build.stage import TreePaths, clear_leftovers, staged_tree
+from kohya_prep.build.tree import Decision, decide, join
+from kohya_prep.output import Notice
+from kohya_prep.spec import DatasetSpec
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    include_speculative: bool = False
+    verify: bool = False
+    jobs: int = 0  # 0: one worker per core
+    progress: Progress | None = None
+
+    @property
+    def workers(self) -> int:
+        return self.jobs or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did, for the report: the plan, what changed on disk, and every warning."""
+
+    spec: DatasetSpec
+    plan: BuildPlan
+    decision: Decision
+    warnings: tuple[Notice, ...] = ()
+    rendered: tuple[str, ...] = ()  # image files rendered anew
+    captions_written: tuple[str, ...] = ()
+    up_to_date: bool = False
+    manifest_only: bool = False
+    seconds: float = 0.0
+
+    @property
+    def root(self) -> Path:
+        return self.spec.root
+
+    @property
+    def reused(self) -> int:
+        return len(self.decision.reuse)
+
+
+@dataclass
+class _Run:
+    """What one build works with once the lock is held."""
+
+    spec: DatasetSpec
+    options: BuildOptions
+    paths: TreePaths
+    reg_sources: dict[str, RegSource] = field(default_factory=dict)
+    sources: dict[str, SourceRecord] = field(default_factory=dict)
+
+
+def build_dataset(spec: DatasetSpec, options: BuildOptions | None = None) -> BuildResult:
+    """Build spec.root from the spec; write nothing when nothing changed."""
+    options = options or BuildOptions()
+    started = time.perf_counter()
+    paths = TreePaths.beside(spec.root)
+    check_sources_outside(spec)
+    with build_lock(lock_path(spec.root)):
+        leftovers = [Notice("kept-aside", text) for text in clear_leftovers(paths)]
+        previous = read_manifest(paths.live / MANIFEST_NAME)
+        reg_list = list_reg_sources(spec)
+        run = _Run(spec, options, paths, {r.id: r for r in reg_list}, source_records(spec, reg_list, previous, options.verify))
+        plan = make_plan(spec, {k: v.sha256 for k, v in run.sources.items()}, reg_list, options.include_speculative)
+        decision = decide(plan, paths.live, previous, options.verify)
+        dirs_present = all((paths.live / d).is_dir() for d in plan.dirs)
+        if decision.changes_nothing and dirs_present:
+            manifest = _manifest(spec, run.sources, decision.reuse, plan)
+            changed = manifest != previous
+            if changed:
+                write_manifest(paths.live / MANIFEST_NAME, manifest)
+            return BuildResult(spec, plan, decision, (*plan.warnings, *leftovers), up_to_date=not changed,
+                               manifest_only=changed, seconds=time.perf_counter() - started)
+        kept = _stage_and_swap(run, plan, decision)
+    return BuildResult(
+        spec, plan, decision, (*plan.warnings, *leftovers, *kept),
+        rendered=tuple(sorted(o.relpath for o in decision.render)),
+        captions_written=tuple(sorted(o.relpath for o in decision.write_text)),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def lock_path(root: Path) -> Path:
+    """One lock per dataset folder, beside it; the build and the preview take the same one."""
+    return root.parent / f".{root.name}.kp-lock"
+
+
+def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision) -> list[Notice]:
+    """Build the complete new tree beside the live one and swap it in; notices for what was set aside."""
+    ours = [o.relpath for o in plan.outputs]
+    with staged_tree(run.paths, ours, decision.carried, drop=decision.dropped_caches) as staged:
+        new = staged.folder
+        for folder in plan.dirs:
+            (new / folder).mkdir(parents=True, exist_ok=True)
+        records = dict(decision.reuse)
+        for output in decision.write_text:
+            data = (output.text or "").encode("utf-8") + b"\n"
+            (new / output.relpath).write_bytes(data)
+            records[output.relpath] = _record(new, output, digest(data), len(data))
+        rendered = render_all(run.spec, list(decision.render), new, run.reg_sources, run.options.workers,
+                              run.options.progress)
+        by_path = {o.relpath: o for o in decision.render}
+        for relpath, (sha, size) in rendered.items():
+            records[relpath] = _record(new, by_path[relpath], sha, size)
+        write_manifest(new / MANIFEST_NAME, _manifest(run.spec, run.sources, records, plan))
+    return [Notice("kept-aside", staged.kept)] if staged.kept else []
+
+
+def _record(tree: Path, output: OutputFile, sha: str, size: int) -> FileRecord:
+    return FileRecord(sha, size, os.stat(join(tree, output.relpath)).st_mtime_ns, output.key, output.kind, output.owner)
+
+
+def _manifest(spec: DatasetSpec, sources: dict[str, SourceRecord], files: dict[str, FileRecord], plan: BuildPlan) -> Manifest:
+    return Manifest(
+        spec_path=str(spec.path),
+        spec_sha256=hash_file(spec.path),
+        sources=sources,
+        files=files,
+        skipped=[{"crop": name, "status": status} for name, status in plan.skipped],
+    )

@@ -1,0 +1,55 @@
+"""What every command shares at the edge: the `--json` option and the one way a result or an error is printed.
+
+Errors raised as KohyaPrepError (exit 1) and click's usage errors (exit 2) are printed by `cli.LazyGroup`: as
+`Error: ...` on stderr, or, when `--json` was asked for, as the same JSON envelope a success prints (output.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import click
+
+from kohya_prep.output import Notice, dumps, envelope
+
+_JSON = "kohya_prep.json"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[_JSON] = command_name(ctx)  # meta is shared by the whole context chain
+    return value
+
+
+def json_option(function: F) -> F:
+    """`--json`: print the result as JSON in the shape every command shares (README, 'JSON output')."""
+    option = click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_remember,
+                          help="Print the result as JSON (the shape every command shares; see the README).")
+    return option(function)
+
+
+def command_name(ctx: click.Context) -> str:
+    """'dataset build', 'doctor', ...: the command path without the program name."""
+    return " ".join(ctx.command_path.split()[1:])
+
+
+def json_command(ctx: click.Context) -> str | None:
+    """The command whose --json was given, or None in text mode."""
+    value = ctx.meta.get(_JSON)
+    return str(value) if value else None
+
+
+def emit(ctx: click.Context, as_json: bool, exit_code: int, text: str, errors: Iterable[Notice] = (),
+         warnings: Iterable[Notice] = (), data: dict[str, Any] | None = None) -> None:
+    """Print the result (text, or the JSON envelope) and end the command with its exit code."""
+    if as_json:
+        click.echo(dumps(envelope(command_name(ctx), exit_code, errors, warnings, data)))
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    ctx.exit(exit_code)
+
+
+def print_error_json(command: str, exit_code: int, errors: Iterable[Notice]) -> None:
+    click.echo(dumps(envelope(command, exit_code, errors)))
