@@ -11,7 +11,7 @@ SPEC   ?= dataset/demo.toml
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -29,16 +29,16 @@ train-config: $(STAMP)  ## write sd-scripts configs for the demo (SD 1.5, 8 GB) 
 	$(BIN)/kohya-prep train-config $(SPEC) --family sd15 --vram 8
 
 test: $(STAMP)  ## lint, type-check and run the test suite
-	$(BIN)/ruff check kohya_prep tests
+	$(BIN)/ruff check kohya_prep tests benchmarks
 	$(BIN)/mypy kohya_prep
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)  ## ruff and mypy only
-	$(BIN)/ruff check kohya_prep tests
+	$(BIN)/ruff check kohya_prep tests benchmarks
 	$(BIN)/mypy kohya_prep
 
 bench: $(STAMP)  ## build speed benchmark: prints a table, writes bench-results.json
-	$(BIN)/python -m kohya_prep.bench
+	$(BIN)/python benchmarks/bench.py
 
 clean:  ## remove the virtualenv and build outputs (never dataset sources)
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

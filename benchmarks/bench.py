@@ -27,12 +27,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from kohya_prep.geometry import letterbox
 from PIL import Image, ImageOps
 
+from kohya_prep.build.geometry import letterbox
 from kohya_prep.spec import DatasetSpec, load_spec
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # benchmarks/ sits at the top of the checkout
 DEMO_SPEC = REPO / "dataset" / "demo.toml"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BASELINE_SAMPLE = 10  # crops2k: the baseline renders every 10th crop

@@ -1,0 +1,137 @@
+"""The render stage: image outputs into a folder, each source decoded once, boxes spread over worker threads.
+
+Decoding, resizing and encoding release the GIL, so threads keep both cores busy while one decoded source
+serves every crop cut from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from kohya_prep.build.plan import OutputFile, RegSource, digest
+from kohya_prep.errors import BuildError
+from kohya_prep.spec import DatasetSpec
+
+Progress = Callable[[int, int], None]
+Cut = list[OutputFile]  # the outputs of one box of one source: the crop and its flip
+
+
+def _cuts(outputs: list[OutputFile]) -> dict[str, dict[tuple[int, ...], Cut]]:
+    """Image outputs grouped by source, then by box: one decode per source, one resize per box."""
+    grouped: dict[str, dict[tuple[int, ...], Cut]] = {}
+    for output in outputs:
+        assert output.job is not None
+        by_box = grouped.setdefault(output.job.source, {})
+        by_box.setdefault(tuple(output.job.box.as_list()), []).append(output)
+    return grouped
+
+
+def _source_scale(by_box: dict[tuple[int, ...], Cut]) -> float:
+    """The decode scale the plan chose for this source (the same on every job from it)."""
+    job = next(iter(by_box.values()))[0].job
+    return job.scale if job else 1.0
+
+
+def _source_path(spec: DatasetSpec, source_id: str, reg_sources: dict[str, RegSource]) -> Path:
+    return spec.sources[source_id].path if source_id in spec.sources else Path(reg_sources[source_id].path)
+
+
+def _render_cut(decoded: Any, outputs: Cut, spec: DatasetSpec, folder: Path) -> list[tuple[str, str, int]]:
+    from kohya_prep.build.pixels import encode_png, mirror, render_letterbox
+
+    assert outputs[0].job is not None
+    canvas = render_letterbox(decoded, outputs[0].job.box, spec.resolution, spec.background)
+    written = []
+    for output in outputs:
+        assert output.job is not None
+        data = encode_png(mirror(canvas) if output.job.flip else canvas, spec.png)
+        (folder / output.relpath).write_bytes(data)
+        written.append((output.relpath, digest(data), len(data)))
+    return written
+
+
+def _decode(spec: DatasetSpec, source_id: str, scale: float, reg_sources: dict[str, RegSource]) -> Any:
+    from kohya_prep.build.pixels import CorruptImage, decode
+
+    path = _source_path(spec, source_id, reg_sources)
+    try:
+        return decode(path, spec.background, scale)
+    except CorruptImage as err:
+        raise BuildError(
+            f"source '{source_id}' ({path.name}) could not be decoded ({err}); it is corrupt or truncated: "
+            "re-export it, then build again"
+        ) from None
+
+
+def render_all(spec: DatasetSpec, outputs: list[OutputFile], folder: Path, reg_sources: dict[str, RegSource],
+               jobs: int, progress: Progress | None, on_decoded: Callable[[str, Any], None] | None = None,
+               ) -> dict[str, tuple[str, int]]:
+    """Render image outputs into `folder`; relpath -> (sha256, size) of each file written.
+
+    At most jobs + 1 decoded sources are held at once, so memory stays bounded with many large sources.
+    `on_decoded(source_id, decoded)` sees each decoded source once (the preview draws its overlays there).
+    """
+    grouped = _cuts(outputs)
+    if jobs <= 1:
+        return _render_sequential(spec, grouped, folder, reg_sources, progress, on_decoded, len(outputs))
+    return _render_threaded(spec, grouped, folder, reg_sources, jobs, progress, on_decoded, len(outputs))
+
+
+def _render_sequential(spec: DatasetSpec, grouped: dict[str, dict[tuple[int, ...], Cut]], folder: Path,
+                       reg_sources: dict[str, RegSource], progress: Progress | None,
+                       on_decoded: Callable[[str, Any], None] | None, total: int) -> dict[str, tuple[str, int]]:
+    results: dict[str, tuple[str, int]] = {}
+    for source_id, by_box in grouped.items():
+        decoded = _decode(spec, source_id, _source_scale(by_box), reg_sources)
+        if on_decoded:
+            on_decoded(source_id, decoded)
+        for cut in by_box.values():
+            for relpath, sha, size in _render_cut(decoded, cut, spec, folder):
+                results[relpath] = (sha, size)
+            if progress:
+                progress(len(results), total)
+    return results
+
+
+def _render_threaded(spec: DatasetSpec, grouped: dict[str, dict[tuple[int, ...], Cut]], folder: Path,
+                     reg_sources: dict[str, RegSource], jobs: int, progress: Progress | None,
+                     on_decoded: Callable[[str, Any], None] | None, total: int) -> dict[str, tuple[str, int]]:
+    results: dict[str, tuple[str, int]] = {}
+    pending = list(grouped.items())
+    remaining: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        in_flight: dict[Future[Any], tuple[str, str]] = {}
+        decoded_alive = 0
+        try:
+            while pending or in_flight:
+                while pending and decoded_alive <= jobs:
+                    source_id, by_box = pending.pop(0)
+                    in_flight[pool.submit(_decode, spec, source_id, _source_scale(by_box), reg_sources)] = ("decode", source_id)
+                    decoded_alive += 1
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    kind, source_id = in_flight.pop(future)
+                    if kind == "decode":
+                        decoded = future.result()
+                        if on_decoded:
+                            on_decoded(source_id, decoded)
+                        cuts = list(grouped[source_id].values())
+                        remaining[source_id] = len(cuts)
+                        for cut in cuts:
+                            in_flight[pool.submit(_render_cut, decoded, cut, spec, folder)] = ("cut", source_id)
+                        continue
+                    for relpath, sha, size in future.result():
+                        results[relpath] = (sha, size)
+                    remaining[source_id] -= 1
+                    if remaining[source_id] == 0:
+                        decoded_alive -= 1
+                    if progress:
+                        progress(len(results), total)
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            raise
+    return results
