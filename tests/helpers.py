@@ -70,7 +70,8 @@ def tree_state(root: Path) -> dict[str, tuple[str, int]]:
 
 
 def sd_scripts_view(data_dir: Path, caption_extension: str = ".txt") -> dict[str, dict[str, Any]]:
-    """What sd-scripts loads from a train_data_dir / reg_data_dir, by its folder rules (reference §3).
+    """What sd-scripts loads from a train_data_dir / reg_data_dir, by its folder rules (config_util.py and
+    train_util.py: glob_images).
 
     Immediate sub-folders with an integer prefix >= 1; images by exact-case extension, not recursive;
     the caption is the first line of <stem><caption_extension>, which must be non-empty UTF-8.

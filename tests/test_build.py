@@ -276,18 +276,46 @@ def _built_then_changed(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, int]
     return spec, old_state
 
 
+def _staged_images(staging: Path) -> int:
+    try:
+        return sum(1 for _ in staging.rglob("*.png"))
+    except OSError:  # the tree went away while it was listed (swapped in)
+        return 0
+
+
+def _stopped(pid: int) -> bool:
+    """Whether the process is frozen by SIGSTOP (state 'T' in /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
 def _interrupt_part_way(spec: Path, sig: signal.Signals, *args: str) -> subprocess.Popen[str]:
-    """Start a build in its own process and send `sig` once its staging tree holds some images."""
+    """Start a build in its own process and deliver `sig` while it is provably still rendering.
+
+    Once the staging tree holds some images the build is frozen (SIGSTOP). If the staging tree is still there, the
+    swap has not happened; `sig` is queued while it is frozen and delivered the moment it resumes (SIGCONT), so
+    the signal always lands part-way. A build that ends before that fails the test with a clear message, never
+    with a wrong assertion.
+    """
     staging = spec.parent / ".chara.kp-new"
     process = subprocess.Popen([sys.executable, "-m", "kohya_prep", "dataset", "build", str(spec), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if staging.is_dir() and sum(1 for _ in staging.rglob("*.png")) > 20:
-            break
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if _staged_images(staging) > 20:
+            process.send_signal(signal.SIGSTOP)
+            while process.poll() is None and not _stopped(process.pid):
+                time.sleep(0.001)
+            if process.poll() is None and staging.is_dir():
+                process.send_signal(sig)
+                process.send_signal(signal.SIGCONT)
+                return process
+            process.send_signal(signal.SIGCONT)
         time.sleep(0.005)
-    process.send_signal(sig)
-    return process
+    process.kill()
+    _out, err = process.communicate()
+    pytest.fail(f"the build ended (exit {process.returncode}) before it could be interrupted part-way; "
+                f"give it more work: {err[-500:]}")
 
 
 @pytest.mark.slow

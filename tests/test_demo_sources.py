@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kohya_prep.build.captions import one_sided_features
+from kohya_prep.build.caption_text import one_sided_features
 from kohya_prep.spec import DatasetSpec, load_spec
 
 DATASET = Path(__file__).resolve().parents[1] / "dataset"

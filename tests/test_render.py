@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from kohya_prep.build.captions import normalize_caption, one_sided_features, swap_left_right
+from kohya_prep.build.caption_text import normalize_caption, one_sided_features, swap_left_right
 from kohya_prep.build.geometry import jpeg_decode_scale, letterbox
 from kohya_prep.build.pixels import decode, encode_png, render_letterbox
 from kohya_prep.cli import cli

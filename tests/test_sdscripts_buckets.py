@@ -1,4 +1,4 @@
-"""Bucket assignment against sd-scripts' algorithm, on cases computed by hand (reference §2.8)."""
+"""Bucket assignment against sd-scripts' algorithm, on cases computed by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""sd-scripts' folder and file-name rules, on the cases the reference lists (§3.1-3.3)."""
+"""sd-scripts' folder and file-name rules, on the cases config_util.py and train_util.py show."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reg balancing, per-bucket batches and steps against sd-scripts' counting, computed by hand (§3.4, §3.5)."""
+"""Reg balancing, per-bucket batches and steps against sd-scripts' counting, computed by hand."""
 
 from __future__ import annotations
 

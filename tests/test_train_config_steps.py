@@ -1,4 +1,4 @@
-"""The steps preview of the plan, against sd-scripts' formula computed by hand (reference §3.4, §3.5)."""
+"""The steps preview of the plan, against sd-scripts' formula computed by hand."""
 
 from __future__ import annotations
 

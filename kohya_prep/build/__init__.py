@@ -4,7 +4,7 @@ Flow (one stage per module, each taking the previous stage's value):
   spec (kohya_prep.spec) -> plan.py (pure: every file, its key) -> tree.py (the live tree against the plan)
   -> render.py / pixels.py (decode once, cut, letterbox, encode) -> stage.py (staged tree, atomic swap)
   -> manifest.py (what we wrote) -> report.py (text and JSON).
-inputs.py hashes the sources; run.py runs the stages for the final build, preview.py for the review pictures.
+sources.py hashes the sources; run.py runs the stages for the final build, preview.py for the review pictures.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
-from kohya_prep.build.captions import normalize_caption, one_sided_features, swap_left_right
+from kohya_prep.build.caption_text import normalize_caption, one_sided_features, swap_left_right
 from kohya_prep.build.geometry import jpeg_decode_scale
 from kohya_prep.output import Notice
 from kohya_prep.spec import FLIP_SUFFIX, Box, CropSpec, DatasetSpec, Status

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kohya_prep.build.fsops import build_lock
-from kohya_prep.build.inputs import check_sources_outside, hash_file, list_reg_sources, source_records
 from kohya_prep.build.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
 from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, digest, make_plan
 from kohya_prep.build.render import Progress, render_all
+from kohya_prep.build.sources import check_sources_outside, hash_file, list_reg_sources, source_records
 from kohya_prep.build.stage import TreePaths, clear_leftovers, staged_tree
 from kohya_prep.build.tree import Decision, decide, join
 from kohya_prep.output import Notice

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from kohya_prep.build.inputs import hash_file
 from kohya_prep.build.manifest import FileRecord, Manifest
 from kohya_prep.build.plan import MANIFEST_NAME, PREVIEW_DIR, BuildPlan, OutputFile
+from kohya_prep.build.sources import hash_file
 from kohya_prep.errors import BuildError
 from kohya_prep.sdscripts.folders import METADATA_CACHE_NAME, cache_owner_stems, is_cache_file
 

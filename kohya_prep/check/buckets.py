@@ -1,4 +1,5 @@
-"""Buckets and steps: sd-scripts' bucket for each image, samples per bucket, batches and steps per epoch (§2.8, §3.5)."""
+"""Buckets and steps: sd-scripts' bucket for each image, samples per bucket, batches and steps per epoch
+(library/train_util.py: BucketManager; train_network.py: NetworkTrainer.train)."""
 
 from __future__ import annotations
 

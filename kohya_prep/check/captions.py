@@ -1,4 +1,7 @@
-"""Caption rules: files sd-scripts reads (or not), what each image trains on, the trigger word, tags (§2.6, §3.3)."""
+"""Caption rules: files sd-scripts reads (or not), what each image trains on, the trigger word, tags.
+
+sd-scripts reads captions in library/train_util.py: read_caption (in DreamBoothDataset.__init__) and splits them in
+BaseDataset.process_caption."""
 
 from __future__ import annotations
 

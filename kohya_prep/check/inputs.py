@@ -8,7 +8,7 @@ from pathlib import Path
 from kohya_prep.check.findings import Finding
 from kohya_prep.sdscripts.buckets import BucketSettings
 
-DEFAULT_CAPTION_EXTENSION = ".caption"  # sd-scripts' argparse default (reference §2.3)
+DEFAULT_CAPTION_EXTENSION = ".caption"  # library/train_util.py: add_dataset_arguments' default
 DEFAULT_RESOLUTION = 512
 
 

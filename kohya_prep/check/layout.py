@@ -1,4 +1,5 @@
-"""Layout rules: which folders and files sd-scripts will load, ignore or skip (reference §3.1, §3.2)."""
+"""Layout rules: which folders and files sd-scripts will load, ignore or skip
+(library/config_util.py: generate_dreambooth_subsets_config_by_subdirs; library/train_util.py: glob_images)."""
 
 from __future__ import annotations
 

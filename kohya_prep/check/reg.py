@@ -1,4 +1,5 @@
-"""Regularization: how many reg images sd-scripts will use, never use, or repeat extra (reference §3.4)."""
+"""Regularization: how many reg images sd-scripts will use, never use, or repeat extra
+(library/train_util.py: the end of DreamBoothDataset.__init__)."""
 
 from __future__ import annotations
 

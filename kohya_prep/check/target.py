@@ -52,7 +52,7 @@ def resolve(options: CheckOptions) -> CheckInputs:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
-    import toml  # sd-scripts parses its dataset config with this package (reference §2.1)
+    import toml  # library/config_util.py: load_user_config parses with this package
 
     try:
         return toml.load(str(path))

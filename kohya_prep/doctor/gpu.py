@@ -189,8 +189,8 @@ def vendor_hint() -> str | None:
     return None
 
 
-# sd-scripts: SD 1.x LoRA "barely" runs in 8 GB; kohya_ss asks for 12 GB (reference §5). An "8 GB" card
-# reports as little as 7979 MiB (7.8 GiB), hence the margin.
+# SD 1.x LoRA "barely" runs in 8 GB (sd-scripts' docs/train_network_README-ja.md); kohya_ss asks for 12 GB
+# (its docs/LoRA/top_level.md). An "8 GB" card reports as little as 7979 MiB (7.8 GiB), hence the margin.
 MIN_VRAM_GB = 7.5
 DRIVER_FIX = "install or repair the NVIDIA driver (e.g. `sudo ubuntu-drivers install` and reboot), then run `nvidia-smi`"
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from kohya_prep.doctor.checks import CheckResult, fail, ok
 from kohya_prep.errors import DoctorError
 
-KOHYA_SS = "kohya_ss"
-SD_SCRIPTS = "sd-scripts"
+InstallKind = Literal["kohya_ss", "sd-scripts"]
+KOHYA_SS: InstallKind = "kohya_ss"
+SD_SCRIPTS: InstallKind = "sd-scripts"
 CLONE_FIX = "git clone --recursive https://github.com/bmaltais/kohya_ss.git ~/kohya_ss, or pass --kohya-dir PATH"
 
 
@@ -19,7 +21,7 @@ class Install:
     """A located install; `python` is its venv interpreter when one exists."""
 
     root: Path
-    kind: str  # KOHYA_SS or SD_SCRIPTS
+    kind: InstallKind
     sd_scripts_dir: Path
     python: Path | None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from kohya_prep.doctor.checks import CheckResult, fail, ok, warn
 from kohya_prep.doctor.locate import KOHYA_SS, Install
@@ -24,21 +25,23 @@ ZIP_FIX = (
 )
 
 # States of the submodule, from most to least healthy.
-POPULATED = "populated"
-OTHER_COMMIT = "other-commit"
-DIRTY = "dirty"
-NOT_INITIALIZED = "not-initialized"
-EMPTY = "empty"
-NO_GIT = "no-git"
-NOT_A_CHECKOUT = "not-a-checkout"
-NO_SUBMODULE = "no-submodule"
+State = Literal["populated", "other-commit", "dirty", "not-initialized", "empty", "no-git", "not-a-checkout",
+                "no-submodule"]
+POPULATED: State = "populated"
+OTHER_COMMIT: State = "other-commit"
+DIRTY: State = "dirty"
+NOT_INITIALIZED: State = "not-initialized"
+EMPTY: State = "empty"
+NO_GIT: State = "no-git"
+NOT_A_CHECKOUT: State = "not-a-checkout"
+NO_SUBMODULE: State = "no-submodule"
 
 
 @dataclass(frozen=True)
 class SubmoduleStatus:
     """What git says about sd-scripts: `recorded` is the commit kohya_ss pins, `actual` the one checked out."""
 
-    state: str
+    state: State
     recorded: str | None = None
     actual: str | None = None
     url: str | None = None

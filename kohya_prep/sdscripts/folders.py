@@ -1,9 +1,10 @@
 """sd-scripts' folder and file-name rules, as pure functions.
 
-Sources (kohya-ss/sd-scripts): `library/config_util.py: generate_dreambooth_subsets_config_by_subdirs` (subset folder
-names), `library/train_util.py: glob_images` and `IMAGE_EXTENSIONS` (which files load), `DreamBoothDataset.read_caption`
-(the caption file and its underscore fallback), `library/strategy_*.py: get_latents_npz_path` and
-`get_outputs_npz_path` (the cache files written beside each image).
+Sources (kohya-ss/sd-scripts):
+- `library/config_util.py: generate_dreambooth_subsets_config_by_subdirs`: subset folder names;
+- `library/train_util.py: glob_images` and `IMAGE_EXTENSIONS`: which files load;
+- `library/train_util.py: read_caption` (inside `DreamBoothDataset.__init__`): the caption file and its fallback;
+- `library/strategy_*.py: get_latents_npz_path`, `get_outputs_npz_path`: the cache files written beside images.
 """
 
 from __future__ import annotations

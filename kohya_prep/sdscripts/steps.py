@@ -1,4 +1,7 @@
-"""Samples, batches and steps per epoch as sd-scripts counts them (reference §3.4, §3.5), as pure functions.
+"""Samples, batches and steps per epoch as sd-scripts counts them, as pure functions.
+
+Sources: library/train_util.py (DreamBoothDataset.__init__ for reg balancing, BucketManager for batches) and
+train_network.py (NetworkTrainer.train for steps per epoch and max_train_steps).
 
 API:
 - `SubsetImages(image_sizes, num_repeats, is_reg=False, paths=())`: one DreamBooth subset of one dataset,

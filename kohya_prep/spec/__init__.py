@@ -1,13 +1,13 @@
 """The dataset spec, read by every command: `load_spec(path) -> DatasetSpec`, or SpecError with every problem.
 
 model.py holds the values, validate.py the rules, names.py the rule for names that become paths,
-images.py the header reads of source images, fields.py the field-level checks the sections share.
+headers.py the header reads of source images, fields.py the field-level checks the sections share.
 """
 
 from __future__ import annotations
 
 from kohya_prep.spec.fields import parse_background
-from kohya_prep.spec.images import allow_large_sources, read_image_header, read_image_size
+from kohya_prep.spec.headers import allow_large_sources, read_image_header, read_image_size
 from kohya_prep.spec.model import (
     FLIP_SUFFIX,
     PNG_MODES,

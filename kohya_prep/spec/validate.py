@@ -23,7 +23,7 @@ from kohya_prep.spec.fields import (
     text,
     whole_number,
 )
-from kohya_prep.spec.images import read_image_header
+from kohya_prep.spec.headers import read_image_header
 from kohya_prep.spec.model import (
     FLIP_SUFFIX,
     PNG_MODES,

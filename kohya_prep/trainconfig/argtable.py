@@ -1,8 +1,9 @@
-"""The argparse options each training script knows, with the TOML type it expects (reference §4.2-4.4).
+"""The argparse options each training script knows, with the TOML type it expects (each script's
+setup_parser, and library/train_util.py's add_*_arguments).
 
-sd-scripts reads the args TOML without filtering keys or converting types (§4.1): a typo is silently ignored and
-`learning_rate = "1e-4"` stays a string. Every key kohya-prep writes, and every override, is checked here first.
-Built from the reference; options outside it (deepspeed tuning, huggingface upload, ...) can go on the CLI.
+sd-scripts reads the args TOML without filtering keys or converting types (train_util.read_config_from_file): a
+typo is silently ignored and `learning_rate = "1e-4"` stays a string. Every key kohya-prep writes, and every
+override, is checked here first. Options left out (deepspeed tuning, huggingface upload, ...) can go on the CLI.
 """
 
 from __future__ import annotations

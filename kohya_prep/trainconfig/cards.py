@@ -1,6 +1,7 @@
 """Well-known NVIDIA cards and their compute capability, for `--gpu NAME` when no GPU can be probed.
 
-bf16 needs compute capability 8.0 (Ampere) or newer (reference §5); older cards train in fp16.
+bf16 needs compute capability 8.0 (Ampere) or newer (CUDA's bf16 arithmetic; sd-scripts' docs say `--full_bf16` needs
+an RTX 30-series or newer); older cards train in fp16.
 """
 
 from __future__ import annotations

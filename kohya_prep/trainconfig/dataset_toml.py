@@ -1,8 +1,9 @@
 """The dataset config (`--dataset_config`): one [[datasets]] with the train subset and the reg subset (is_reg = true).
 
 Reg subsets must share the dataset of the train subset: sd-scripts balances reg images against that dataset's own
-train count, so a dataset of reg images alone contributes nothing (reference §2.5). The validator replays the
-levels and literal types of sd-scripts' schema (config_util.ConfigSanitizer, reference §2.2-2.4).
+train count, so a dataset of reg images alone contributes nothing
+(library/train_util.py: DreamBoothDataset.__init__). The validator replays the
+levels and literal types of sd-scripts' schema (library/config_util.py: ConfigSanitizer).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 from kohya_prep.sdscripts.buckets import DEFAULT_BUCKET_RESO_STEPS, DEFAULT_MAX_BUCKET_RESO, DEFAULT_MIN_BUCKET_RESO
 from kohya_prep.trainconfig.toml_text import Entry, Table
 
-# Options of the args namespace that belong in the dataset config; the dataset config wins over args (§2.3).
+# Options of the args namespace that belong in the dataset config; the dataset config wins over args
+# (library/config_util.py: BlueprintGenerator.generate).
 ARG_TO_DATASET_KEY: dict[str, str] = {
     "train_batch_size": "batch_size",
     **{
@@ -155,7 +157,8 @@ def dataset_config_problems(data: dict[str, Any], bucket_step: int) -> list[str]
 
 
 def _bucket_problems(merged: dict[str, Any], bucket_step: int, where: str) -> list[str]:
-    """The asserts sd-scripts makes when it builds the dataset (reference §2.4, §8.1 item 7)."""
+    """The asserts sd-scripts makes when it builds the dataset (library/config_util.py: generate_dataset_group_by_blueprint,
+    library/train_util.py: BaseDataset.adjust_min_max_bucket_reso_by_steps, train_network.py: verify_bucket_reso_steps)."""
     problems = []
     resolution = merged.get("resolution")
     if resolution is None:

@@ -1,4 +1,7 @@
-"""The model families train-config knows: script, network module, bucket step and model-file options (reference §4.4)."""
+"""The model families train-config knows: script, network module, bucket step and model-file options.
+
+From each script's argparse setup and `assert_extra_args` (train_network.py, sdxl_train_network.py,
+flux_train_network.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class Family:
     bucket_reso_steps: int
     resolution: int
     model_files: tuple[ModelFile, ...]
-    latent_cache_suffix: str  # cache files sd-scripts writes beside images (reference §3.6)
+    latent_cache_suffix: str  # library/strategy_*.py: the latent cache file suffix
 
 
 SD15 = Family(

@@ -1,6 +1,7 @@
 """Settings that fit a GPU: batch size, checkpointing, precision, optimizer, caching, attention, FLUX block swap.
 
-Figures follow what sd-scripts documents (reference §5); where the docs name no number, the reason says the
+Figures follow what sd-scripts documents (docs/train_network_README-ja.md, docs/train_SDXL-en.md,
+docs/flux_train_network.md); where the docs name no number, the reason says the
 value is kohya-prep's own choice. Every setting carries its reason, written as a comment beside it.
 """
 

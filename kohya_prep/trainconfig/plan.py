@@ -7,6 +7,7 @@ Layer order, later wins: preset -> GPU fit -> paths from the spec and options ->
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,53 +165,120 @@ def _bucket_range(settings: dict[str, Setting]) -> None:
         settings["max_bucket_reso"] = Setting(high * 2, "twice the resolution")
 
 
-def _conflicts(family: str, s: dict[str, Setting]) -> list[str]:
-    """Combinations sd-scripts rejects at start-up or mid-run (reference §2.7, §4.3, §4.4, §9)."""
-    def on(key: str) -> bool:
-        return bool(s[key].value) if key in s else False
+@dataclass(frozen=True)
+class _Settings:
+    """The merged settings as the conflict rules read them."""
 
-    def val(key: str, default: Any = None) -> Any:
-        return s[key].value if key in s else default
+    family: str
+    values: dict[str, Setting]
 
+    def on(self, key: str) -> bool:
+        return bool(self.values[key].value) if key in self.values else False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values[key].value if key in self.values else default
+
+
+def _bad_choices(s: _Settings) -> list[str]:
+    return [f"{key} = {s.get(key)!r} is not one of {', '.join(choices)}"
+            for key, choices in CHOICES.items() if key in s.values and s.get(key) not in choices]
+
+
+def _constant_with_warmup(s: _Settings) -> list[str]:
+    # library/train_util.py: get_scheduler_fix raises for warm-up steps on a constant schedule.
+    if str(s.get("lr_scheduler", "constant")).lower() == "constant" and s.get("lr_warmup_steps", 0):
+        return ["lr_scheduler 'constant' with lr_warmup_steps > 0 makes sd-scripts raise "
+                "'constant does not require num_warmup_steps'; use lr_scheduler=constant_with_warmup"]
+    return []
+
+
+def _augmentation_with_cached_latents(s: _Settings) -> list[str]:
+    # train_network.py asserts train_dataset_group.is_latent_cacheable() (library/train_util.py: no color_aug or
+    # random_crop in any subset) when latents are cached.
+    if (s.on("cache_latents") or s.on("cache_latents_to_disk")) and (s.on("color_aug") or s.on("random_crop")):
+        return ["color_aug and random_crop cannot be used with cached latents; "
+                "--set cache_latents=false --set cache_latents_to_disk=false to use them"]
+    return []
+
+
+def _caching_text_encoder(s: _Settings) -> bool:
+    return s.on("cache_text_encoder_outputs") or s.on("cache_text_encoder_outputs_to_disk")
+
+
+def _caption_changes_with_cached_text(s: _Settings) -> list[str]:
+    # sdxl_train_network.py and flux_train_network.py: assert_extra_args refuses caption changes with cached outputs.
+    changing = [k for k in ("shuffle_caption", "caption_dropout_rate", "caption_tag_dropout_rate", "token_warmup_step")
+                if s.on(k)]
+    if _caching_text_encoder(s) and changing:
+        return [f"{', '.join(changing)} cannot be used with cached text-encoder outputs; "
+                "--set cache_text_encoder_outputs=false --set cache_text_encoder_outputs_to_disk=false to use them"]
+    return []
+
+
+def _network_module_family(s: _Settings) -> list[str]:
+    module = str(s.get("network_module", ""))
+    if module.startswith("networks.") and (s.family == "flux") != module.endswith("_flux"):
+        wanted = "networks.lora_flux" if s.family == "flux" else "networks.lora"
+        return [f"network_module = {module!r} does not train {s.family} models; use {wanted!r}"]
+    return []
+
+
+def _sdxl_cached_text_trains_unet_only(s: _Settings) -> list[str]:
+    # sdxl_train_network.py: assert_extra_args.
+    if s.family == "sdxl" and _caching_text_encoder(s) and not s.on("network_train_unet_only"):
+        return ["SDXL with cached text-encoder outputs needs network_train_unet_only = true"]
+    return []
+
+
+def _flux_block_swap(s: _Settings) -> list[str]:
+    # flux_train_network.py: assert_extra_args; library/flux_models.py: Flux.enable_block_swap keeps two double and
+    # two single blocks on the GPU, so 35 is the most it swaps.
     problems = []
-    for key, choices in CHOICES.items():
-        if key in s and val(key) not in choices:
-            problems.append(f"{key} = {val(key)!r} is not one of {', '.join(choices)}")
-    if str(val("lr_scheduler", "constant")).lower() == "constant" and val("lr_warmup_steps", 0):
-        problems.append("lr_scheduler 'constant' with lr_warmup_steps > 0 makes sd-scripts raise "
-                        "'constant does not require num_warmup_steps'; use lr_scheduler=constant_with_warmup")
-    if (on("cache_latents") or on("cache_latents_to_disk")) and (on("color_aug") or on("random_crop")):
-        problems.append("color_aug and random_crop cannot be used with cached latents; "
-                        "--set cache_latents=false --set cache_latents_to_disk=false to use them")
-    caching_te = on("cache_text_encoder_outputs") or on("cache_text_encoder_outputs_to_disk")
-    caption_changing = [k for k in ("shuffle_caption", "caption_dropout_rate", "caption_tag_dropout_rate", "token_warmup_step")
-                        if on(k)]
-    if caching_te and caption_changing:
-        problems.append(f"{', '.join(caption_changing)} cannot be used with cached text-encoder outputs; "
-                        "--set cache_text_encoder_outputs=false --set cache_text_encoder_outputs_to_disk=false to use them")
-    module = str(val("network_module", ""))
-    if module.startswith("networks.") and (family == "flux") != module.endswith("_flux"):
-        wanted = "networks.lora_flux" if family == "flux" else "networks.lora"
-        problems.append(f"network_module = {module!r} does not train {family} models; use {wanted!r}")
-    if family == "sdxl" and caching_te and not on("network_train_unet_only"):
-        problems.append("SDXL with cached text-encoder outputs needs network_train_unet_only = true")
-    if on("blocks_to_swap") and on("cpu_offload_checkpointing"):
+    if s.on("blocks_to_swap") and s.on("cpu_offload_checkpointing"):
         problems.append("blocks_to_swap cannot be combined with cpu_offload_checkpointing; drop one")
-    if val("blocks_to_swap", 0) > 35:
-        problems.append(f"blocks_to_swap = {val('blocks_to_swap')} exceeds FLUX's maximum of 35")
-    if on("full_fp16") and val("mixed_precision") != "fp16":
+    if s.get("blocks_to_swap", 0) > 35:
+        problems.append(f"blocks_to_swap = {s.get('blocks_to_swap')} exceeds FLUX's maximum of 35")
+    return problems
+
+
+def _full_precision(s: _Settings) -> list[str]:
+    problems = []
+    if s.on("full_fp16") and s.get("mixed_precision") != "fp16":
         problems.append("full_fp16 needs mixed_precision = 'fp16'")
-    if on("full_bf16") and val("mixed_precision") != "bf16":
+    if s.on("full_bf16") and s.get("mixed_precision") != "bf16":
         problems.append("full_bf16 needs mixed_precision = 'bf16'")
-    adafactor = str(val("optimizer_type")).lower() == "adafactor"
-    if on("fused_backward_pass") and (not adafactor or val("gradient_accumulation_steps", 1) > 1):
-        problems.append("fused_backward_pass works only with optimizer_type = 'Adafactor' and gradient_accumulation_steps = 1")
-    if "max_train_epochs" not in s and "max_train_steps" not in s:
+    return problems
+
+
+def _fused_backward_pass(s: _Settings) -> list[str]:
+    adafactor = str(s.get("optimizer_type")).lower() == "adafactor"
+    if s.on("fused_backward_pass") and (not adafactor or s.get("gradient_accumulation_steps", 1) > 1):
+        return ["fused_backward_pass works only with optimizer_type = 'Adafactor' and gradient_accumulation_steps = 1"]
+    return []
+
+
+def _length_set(s: _Settings) -> list[str]:
+    problems = []
+    if "max_train_epochs" not in s.values and "max_train_steps" not in s.values:
         problems.append("neither max_train_epochs nor max_train_steps is set; sd-scripts would stop at 1600 steps")
     for key in ("train_batch_size", "gradient_accumulation_steps", "max_train_epochs", "max_train_steps"):
-        if key in s and val(key) < 1:
-            problems.append(f"{key} = {val(key)} must be at least 1")
+        if key in s.values and s.get(key) < 1:
+            problems.append(f"{key} = {s.get(key)} must be at least 1")
     return problems
+
+
+# Combinations sd-scripts rejects at start-up or mid-run, one rule each.
+_CONFLICT_RULES: tuple[Callable[[_Settings], list[str]], ...] = (
+    _bad_choices, _constant_with_warmup, _augmentation_with_cached_latents, _caption_changes_with_cached_text,
+    _network_module_family, _sdxl_cached_text_trains_unet_only, _flux_block_swap, _full_precision,
+    _fused_backward_pass, _length_set,
+)
+
+
+def _conflicts(family: str, settings: dict[str, Setting]) -> list[str]:
+    """Every rule of _CONFLICT_RULES over the merged settings."""
+    view = _Settings(family, settings)
+    return [problem for rule in _CONFLICT_RULES for problem in rule(view)]
 
 
 def _sentence(problems: list[str]) -> str:
@@ -277,7 +345,7 @@ def _epoch(inputs: PlanInputs, dataset: list[Entry], args: dict[str, Setting], p
 
 
 def _length(args: dict[str, Setting], epoch: EpochPlan) -> tuple[int, int]:
-    """(epochs, total steps) as sd-scripts will run them (reference §3.5)."""
+    """(epochs, total steps) as sd-scripts will run them (train_network.py: NetworkTrainer.train)."""
     per_epoch = max(epoch.steps_per_epoch, 1)
     if "max_train_epochs" in args:
         epochs = args["max_train_epochs"].value

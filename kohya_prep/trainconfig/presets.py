@@ -53,7 +53,7 @@ def load_preset(family: str) -> Preset:
     data = tomllib.loads(text)
     values: dict[str, Any] = {}
     for key, value in data.items():
-        # sd-scripts lifts one level of tables (reference §4.1); presets follow the same rule.
+        # library/train_util.py: read_config_from_file lifts one level of tables; presets follow the same rule.
         values.update(value if isinstance(value, dict) else {key: value})
     for key, value in values.items():
         where = f"preset {source}"

@@ -15,11 +15,11 @@ from kohya_prep.trainconfig.argtable import parse_override
 from kohya_prep.trainconfig.families import Family, get_family
 from kohya_prep.trainconfig.files import DATASET_CONFIG, Launch, render_files
 from kohya_prep.trainconfig.fit import Fit, GpuTraits, fit
-from kohya_prep.trainconfig.gpu import gpu_from_options, probed_gpu
 from kohya_prep.trainconfig.install import Located, locate
 from kohya_prep.trainconfig.plan import PlanInputs, ScannedSubset, TrainConfigPlan, make_plan
 from kohya_prep.trainconfig.presets import load_preset
 from kohya_prep.trainconfig.scan import ScannedImage, scan_folder
+from kohya_prep.trainconfig.target_gpu import gpu_from_options, probed_gpu
 from kohya_prep.trainconfig.writer import write_files
 
 
