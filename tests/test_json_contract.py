@@ -55,6 +55,7 @@ def test_dataset_build_preview(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, [{"name": "face", "box": [0, 0, 400, 400], "status": "speculative"}])
     code, document, _err = _run("dataset", "build", str(spec), "--preview", "--json")
     _assert_envelope(document, "dataset build", 0)
+    assert code == 0
     assert document["preview"] is True and document["rows"][0]["box"] == [0, 0, 400, 400]
     assert Path(document["contact_sheet"]).is_file()
 
