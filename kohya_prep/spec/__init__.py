@@ -1,7 +1,8 @@
 """The dataset spec, read by every command: `load_spec(path) -> DatasetSpec`, or SpecError with every problem.
 
-model.py holds the values, validate.py the rules, names.py the rule for names that become paths,
-headers.py the header reads of source images, fields.py the field-level checks the sections share.
+model.py holds the values; validate.py reads the file and runs one module per table (dataset.py, sources.py,
+crops.py); names.py holds the rule for names that become paths, headers.py the header reads of source images,
+fields.py the field-level checks the tables share.
 """
 
 from __future__ import annotations

@@ -1,0 +1,110 @@
+"""The [[crops]] tables: a named box on a source, its caption, flip and status; names unique as output files."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from kohya_prep.spec.fields import Problems, check_keys, choice, flag
+from kohya_prep.spec.model import FLIP_SUFFIX, STATUSES, Box, CropSpec, SourceSpec, Status
+from kohya_prep.spec.names import unsafe_name_reason
+
+CROP_KEYS = ("name", "source", "box", "caption", "flip", "status")
+
+
+def _box(value: Any, where: str, source: SourceSpec | None, problems: Problems) -> Box | None:
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+    ):
+        problems.add(where, f"box = {value!r} must be four whole numbers [left, top, width, height]")
+        return None
+    box = Box(*value)
+    if box.width < 1 or box.height < 1:
+        problems.add(where, f"box = {value} has width {box.width} and height {box.height}; both must be at least 1")
+        return None
+    if source is None or box.fits(source.size):
+        return box
+    problems.add(where, _outside_message(box, value, source))
+    return None
+
+
+def _outside_message(box: Box, value: Any, source: SourceSpec) -> str:
+    """Where a box leaves its source, and the nearest box that fits."""
+    width, height = source.size
+    if box.right > width:
+        what = f"left {box.left} + width {box.width} = {box.right} > {width}"
+    elif box.bottom > height:
+        what = f"top {box.top} + height {box.height} = {box.bottom} > {height}"
+    else:
+        what = "it starts outside the image"
+    nearest = box.nearest_inside(source.size)
+    if nearest is None:
+        fix = f"it is larger than the image; use at most {width}x{height}, e.g. box = {box.clipped(source.size).as_list()}"
+    else:
+        fix = f"nearest box of the same size that fits: box = {nearest.as_list()}"
+    return f"box = {value} leaves {source.path.name} ({width}x{height}): {what}; {fix}"
+
+
+class _Names:
+    """Output stems already taken (case-insensitive, -flip names included), and by which crop."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def claim(self, name: str, flip: bool, where: str, problems: Problems) -> None:
+        for output_stem in (name, name + FLIP_SUFFIX) if flip else (name,):
+            key = output_stem.lower()
+            if key in self.seen:
+                problems.add(where, f"name {output_stem!r} is already used by {self.seen[key]}; rename one of them")
+            self.seen.setdefault(key, where)
+
+
+def _caption(value: Any, where: str, problems: Problems) -> str:
+    if not isinstance(value, str):
+        problems.add(where, f"caption = {value!r} must be text in quotes")
+        return ""
+    return value
+
+
+# The crop fields that need nothing but their own value: key, default, parser.
+_CROP_FIELDS: tuple[tuple[str, Any, Any], ...] = (
+    ("caption", "", _caption),
+    ("flip", False, lambda v, where, p: flag(v, where, "flip", p)),
+    ("status", "approved", lambda v, where, p: choice(v, where, "status", STATUSES, p)),
+)
+
+
+def _crop(row: dict[str, Any], index: int, sources: dict[str, SourceSpec], source_ids: set[str], names: _Names,
+          problems: Problems) -> CropSpec | None:
+    name = row.get("name")
+    where = f"crop '{name}'" if isinstance(name, str) and name else f"crop #{index}"
+    check_keys(row, CROP_KEYS, where, problems)
+    if not isinstance(name, str) or not name:
+        problems.add(where, "name is missing; give every crop a unique name, e.g. name = 'front-full'")
+        return None
+    reason = unsafe_name_reason(name)
+    if reason:
+        problems.add(where, f"name {name!r} is not a safe file name: {reason}")
+    names.claim(name, bool(row.get("flip")), where, problems)
+    source_id = row.get("source")
+    if not isinstance(source_id, str) or source_id not in source_ids:
+        known = ", ".join(sorted(source_ids)) or "none"
+        problems.add(where, f"source {source_id!r} is not in [sources] (known: {known}); fix the id or add the source")
+        source_id = None
+    box = _box(row.get("box"), where, sources.get(source_id or ""), problems)
+    values = {key: parse(row.get(key, default), where, problems) for key, default, parse in _CROP_FIELDS}
+    if box is None or source_id is None or reason:
+        return None
+    return CropSpec(name, source_id, box, values["caption"], values["flip"], cast(Status, values["status"]), index)
+
+
+def crops_section(data: dict[str, Any], sources: dict[str, SourceSpec], source_ids: set[str],
+                   problems: Problems) -> list[CropSpec]:
+    rows = data.get("crops")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        problems.add("", "no [[crops]] found; add at least one [[crops]] table with name, source and box")
+        return []
+    names = _Names()
+    crops = [_crop(row, index, sources, source_ids, names, problems) for index, row in enumerate(rows, start=1)]
+    return [crop for crop in crops if crop is not None]

@@ -1,0 +1,36 @@
+"""The [sources] table: an id per source image, its file, and its size from the header."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from kohya_prep.spec.fields import Problems
+from kohya_prep.spec.headers import read_image_header
+from kohya_prep.spec.model import SourceSpec
+
+
+def sources_section(data: dict[str, Any], base: Path, problems: Problems) -> dict[str, SourceSpec]:
+    table = data.get("sources")
+    if not isinstance(table, dict) or not table:
+        problems.add("", "[sources] is missing or empty; map an id to an image path, e.g. sheet = 'sources/sheet.png'")
+        return {}
+    sources: dict[str, SourceSpec] = {}
+    for source_id, raw in table.items():
+        where = f"source '{source_id}'"
+        if not isinstance(raw, str) or not raw.strip():
+            problems.add(where, f"{raw!r} must be an image path in quotes, relative to the spec")
+            continue
+        # A spec written on Windows may say sources\\sheet.png; on POSIX that is one odd file name.
+        path = (base / (raw.replace("\\", "/") if os.sep == "/" else raw)).resolve()
+        if not path.is_file():
+            problems.add(where, f"file {raw!r} not found (looked at {path}); fix the path or add the file")
+            continue
+        try:
+            size, jpeg = read_image_header(path)
+        except (OSError, SyntaxError, ValueError) as err:
+            problems.add(where, f"{raw!r} is not a readable image ({err}); re-export it as PNG or JPEG")
+            continue
+        sources[source_id] = SourceSpec(source_id, path, size, jpeg)
+    return sources
