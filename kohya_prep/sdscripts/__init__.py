@@ -1,1 +1,1 @@
-"""Facts about kohya-ss/sd-scripts that our output must match (see shared/reference/sd-scripts.md)."""
+"""Facts about kohya-ss/sd-scripts that our output must match, each module citing the sd-scripts file and function."""
