@@ -62,9 +62,11 @@ def tidy(settings: dict[str, Setting], user_keys: set[str]) -> list[str]:
     return notes
 
 
-def scale_learning_rates(settings: dict[str, Setting], user_keys: set[str], num_processes: int) -> Scaling:
-    """The steps policy (lr_scale.py): the preset's rates times sqrt(images per step); the user's as given."""
-    batch = settings["train_batch_size"].value if "train_batch_size" in settings else 1
+def scale_learning_rates(settings: dict[str, Setting], user_keys: set[str], num_processes: int,
+                         batch_size: int | None = None) -> Scaling:
+    """The steps policy (lr_scale.py): the preset's rates times sqrt(images per step); the user's as given.
+    `batch_size`: the one the dataset config sets, when it is the user's own."""
+    batch = batch_size or (settings["train_batch_size"].value if "train_batch_size" in settings else 1)
     accum = settings["gradient_accumulation_steps"].value if "gradient_accumulation_steps" in settings else 1
     per_step = lr_scale.images_per_step(batch, accum, num_processes)
     factor = lr_scale.factor_for(per_step)

@@ -39,7 +39,7 @@ def scaled(value: Any, factor: float) -> Any:
 def reason(value: Any, factor: float, per_step: int, why: str | None) -> str:
     """The comment beside a scaled learning rate."""
     if factor == 1.0:
-        return f"{why + '; ' if why else ''}1 image per step: the preset's rate as written (steps policy: README)"
+        return why or "1 image per step: the preset's rate as written (steps policy: README)"
     return (f"{value} for 1 image per step x sqrt({per_step} images per step) = {scaled(value, factor)}: same "
             "epochs on every card, rate scaled with the batch (steps policy: README)")
 

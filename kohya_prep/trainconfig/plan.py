@@ -76,6 +76,7 @@ class PlanInputs:
     num_processes: int = 1
     layer: list[tuple[str, Any, str]] = field(default_factory=list)  # --base and sampling, after the GPU fit
     foreign: tuple[ForeignDataset, ...] = ()  # the user's own dataset config (then `subsets` is empty)
+    targets: list[tuple[str, Any, str]] = field(default_factory=list)  # --epochs / --steps: last, over --set
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,12 @@ def make_plan(inputs: PlanInputs) -> TrainConfigPlan:
     user_keys = _apply_user_layers(inputs, settings)
     if not inputs.foreign:
         _bucket_range(settings)
-    if "max_train_steps" in user_keys and "max_train_epochs" not in user_keys:
+    steps_asked = any(key == "max_train_steps" for key, _, _ in inputs.targets)
+    if steps_asked or ("max_train_steps" in user_keys and "max_train_epochs" not in user_keys):
         settings.pop("max_train_epochs", None)  # max_train_epochs would override the steps the user asked for
     notes = extra_rules.tidy(settings, user_keys)
-    scaling = extra_rules.scale_learning_rates(settings, user_keys, inputs.num_processes)
+    own_batch = inputs.foreign[0].batch_size if inputs.foreign else None  # a foreign dataset config's batch_size wins
+    scaling = extra_rules.scale_learning_rates(settings, user_keys, inputs.num_processes, own_batch)
     problems = _conflicts(family, settings)
     if problems:
         raise ConfigError(_sentence(problems))
@@ -146,6 +149,9 @@ def _apply_user_layers(inputs: PlanInputs, settings: dict[str, Setting]) -> set[
         if key == "resolution":
             value = _resolution(value, "--set resolution")
         settings[key] = Setting(value, "set on the command line (--set)")
+        keys.add(key)
+    for key, value, why in inputs.targets:
+        settings[key] = Setting(value, why)
         keys.add(key)
     return keys
 
@@ -171,8 +177,8 @@ def _resolution(value: Any, where: str) -> int | list[int]:
 def _bucket_defaults(inputs: PlanInputs, settings: dict[str, Setting]) -> None:
     """Letterboxed squares need no buckets; any other shape keeps its aspect ratio in a bucket."""
     step = inputs.family.bucket_reso_steps
-    settings["resolution"] = Setting(inputs.resolution, f"the spec's resolution; {inputs.family.title} trains at "
-                                                        f"{inputs.family.resolution}")
+    settings["resolution"] = Setting(inputs.resolution, inputs.path_reasons.get("resolution") or (
+        f"the spec's resolution; {inputs.family.title} trains at {inputs.family.resolution}"))
     settings["bucket_reso_steps"] = Setting(step, f"{inputs.family.script} asserts divisibility by {step}")
     sizes = [size for subset in inputs.subsets for size in subset.sizes]
     if all(w == h for w, h in sizes):
@@ -364,14 +370,26 @@ def _finish_foreign(inputs: PlanInputs, settings: dict[str, Setting], user_keys:
     args = {k: v for k, v in settings.items() if k not in ARG_TO_DATASET_KEY or k in extra_rules.ARGS_FALLBACK}
     batch = args["train_batch_size"].value if "train_batch_size" in args else 1
     grad_accum = args["gradient_accumulation_steps"].value if "gradient_accumulation_steps" in args else 1
-    plans = []
+    unseeded = [ds for ds in inputs.foreign if (ds.validation_split or 0) > 0 and ds.validation_seed is None]
+    if unseeded and "validation_seed" not in args:  # else training and validation shuffle apart and overlap
+        seed = settings["seed"].value if "seed" in settings else 42
+        args["validation_seed"] = Setting(seed, f"{unseeded[0].where} of your dataset config sets validation_split "
+                                                "without a seed: this one keeps training and validation apart")
+    args_seed = args["validation_seed"].value if "validation_seed" in args else None
+    plans, held = [], []
     for ds in inputs.foreign:
         split = ds.validation_split if ds.validation_split is not None else validation.split
-        seed = ds.validation_seed if ds.validation_seed is not None else validation.seed
-        trained, _held, _shared = split_subsets(ds.subsets, split, seed)
+        seed = ds.validation_seed if ds.validation_seed is not None else args_seed
+        trained, ds_held, _shared = split_subsets(ds.subsets, split, seed)
+        held += ds_held
         images = [SubsetImages(s.sizes, s.num_repeats, s.is_reg, s.paths) for s in trained]
         plans.append(plan_epoch(images, ds.bucket, ds.batch_size or batch, grad_accum, inputs.num_processes))
+    if held and not validation.held_out:
+        splits = [ds.validation_split for ds in inputs.foreign if ds.validation_split]
+        validation = Validation(splits[0], args_seed, tuple(held), 0, f"{len(held)} images held out by your dataset config")
     epochs, steps = _length(args, steps_per_epoch(plans))
+    notes += [f"{ds.where} of {inputs.paths['dataset_config']} sets batch_size = {ds.batch_size}: it wins over the "
+              f"fit's train_batch_size = {batch}" for ds in inputs.foreign if ds.batch_size and ds.batch_size != batch]
     return TrainConfigPlan(inputs.family, args, [], [], [], plans[0], epochs, steps, notes, tuple(plans), validation,
                            scaling, foreign=True)
 

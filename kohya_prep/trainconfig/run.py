@@ -19,7 +19,7 @@ from kohya_prep.trainconfig.install import Located, locate
 from kohya_prep.trainconfig.paths import PATH_KEYS, foreign_style, host_os, resolve
 from kohya_prep.trainconfig.plan import PlanInputs, TrainConfigPlan, make_plan
 from kohya_prep.trainconfig.presets import load_preset
-from kohya_prep.trainconfig.resume import SavedState, check_not_finished, newest_state
+from kohya_prep.trainconfig.resume import LAST_WRITTEN, TRAIN_STATE, SavedState, check_not_finished, newest_state, saved_states
 from kohya_prep.trainconfig.setting import Setting
 from kohya_prep.trainconfig.source import DatasetSource, SourceRequest, read_source
 from kohya_prep.trainconfig.target_gpu import gpu_from_options, probed_gpu
@@ -87,12 +87,14 @@ def run(options: Options) -> Result:
         reasons["sample_prompts"] = "written beside this file; absolute, as train.sh starts in the sd-scripts folder"
     inputs = PlanInputs(family, load_preset(family.name), fitted, source.resolution, source.name, paths, reasons,
                         source.subsets, spec_train, overrides, processes, _layer(family, base, source),
-                        source.foreign)
+                        source.foreign, _targets(options))
     plan = make_plan(inputs)
-    resumed = _resume(plan) if options.resume else None
-    if resumed is not None:
+    resumed = None
+    if options.resume:
+        resumed, resume_notes = _resume(plan)
         plan = _with(plan, "resume", str(resumed.path), f"--resume: the newest saved state (epoch {resumed.epoch}, "
                                                            f"step {resumed.step}); sd-scripts continues from there")
+        plan = replace(plan, notes=[*plan.notes, *resume_notes])
     launch = Launch(str(out_dir), _str(located.sd_scripts_dir), _str(located.python), processes,
                     str(plan.args["mixed_precision"].value), _str(source.dataset_config), host, _host_name(host))
     header = _header(source, family, base, gpu, fitted)
@@ -101,6 +103,7 @@ def run(options: Options) -> Result:
     if user_prompts is None:
         files[samples.FILE_NAME], prompt_lines = _sample_prompts(plan, source, family, base, header)
     warnings = _warnings(source, family, plan, model_status, located, gpu.bf16, [*overrides, *spec_train.items()], host)
+    warnings += [Notice("note", note) for note in (base.notes if base else ())]
     written = write_files(out_dir, files)
     return Result(out_dir, written, plan, gpu, fitted, located, warnings, source, base, resumed,
                   str(plan.args["sample_prompts"].value) if "sample_prompts" in plan.args else None, prompt_lines)
@@ -117,12 +120,19 @@ def _host_name(host: str) -> str:
 def _overrides(options: Options, family: Family, host: str) -> list[tuple[str, Any]]:
     """--set, then --epochs / --steps, with relative paths made absolute against the current folder."""
     overrides = [parse_override(family.name, text) for text in options.sets]
-    if options.epochs is not None:
-        overrides.append(("max_train_epochs", options.epochs))
-    if options.steps is not None:
+    if options.steps is not None:  # exactly N steps: an epoch count would override them (train_network.py)
         overrides = [(k, v) for k, v in overrides if k != "max_train_epochs"]
-        overrides.append(("max_train_steps", options.steps))
     return [(k, resolve(k, v, Path.cwd(), host) if k in PATH_KEYS else v) for k, v in overrides]
+
+
+def _targets(options: Options) -> list[tuple[str, Any, str]]:
+    """--epochs / --steps: the run's length, exactly as asked."""
+    if options.epochs is not None:
+        return [("max_train_epochs", options.epochs, "--epochs: exactly this many epochs")]
+    if options.steps is not None:
+        return [("max_train_steps", options.steps, "--steps: exactly this many steps (no max_train_epochs, which "
+                                                   "would override it)")]
+    return []
 
 
 def _spec_train(source: DatasetSource, host: str) -> dict[str, Any]:
@@ -189,6 +199,9 @@ def _paths(source: DatasetSource, family: Family, options: Options, out_dir: Pat
         paths["vae"] = given_files["vae"]
         reasons["vae"] = "from --vae"
         status["vae"] = (paths["vae"], "--vae", True)
+    if source.kind == "folder":
+        given = f"--resolution {source.resolution}" if options.resolution else f"{family.title}'s own resolution"
+        reasons["resolution"] = f"{given} (a folder holds no resolution)"
     if source.dataset_config is not None:
         paths["dataset_config"] = str(source.dataset_config)
         reasons["dataset_config"] = "your dataset config, passed as it is (it wins over the dataset options here)"
@@ -202,11 +215,14 @@ def _paths(source: DatasetSource, family: Family, options: Options, out_dir: Pat
     return paths, reasons, status
 
 
-def _resume(plan: TrainConfigPlan) -> SavedState:
-    output_dir = Path(str(plan.args["output_dir"].value))
-    state = newest_state(output_dir, str(plan.args["output_name"].value))
+def _resume(plan: TrainConfigPlan) -> tuple[SavedState, list[str]]:
+    output_dir, name = Path(str(plan.args["output_dir"].value)), str(plan.args["output_name"].value)
+    state = newest_state(output_dir, name)
     check_not_finished(state, plan.max_train_steps)
-    return state
+    _states, broken = saved_states(output_dir, name)
+    notes = [f"--resume: {p.name} was cut off while saving (no {LAST_WRITTEN} or {TRAIN_STATE}); resuming from "
+             f"{state.path.name} instead." for p in broken]
+    return state, notes
 
 
 def _with(plan: TrainConfigPlan, key: str, value: Any, why: str) -> TrainConfigPlan:
@@ -222,7 +238,8 @@ def _header(source: DatasetSource, family: Family, base: Base | None, gpu: GpuTr
 def _sample_prompts(plan: TrainConfigPlan, source: DatasetSource, family: Family, base: Base | None,
                     header: list[str]) -> tuple[str, list[str]]:
     style = sample_style(family.name, base)
-    class_tokens = next((s.class_tokens for s in source.subsets if not s.is_reg and s.class_tokens), None)
+    subsets = [*source.subsets, *(s for ds in source.foreign for s in ds.subsets)]
+    class_tokens = next((s.class_tokens for s in subsets if not s.is_reg and s.class_tokens), None)
     buckets = [(b.reso, b.train_samples) for e in (plan.epochs_all or (plan.epoch,)) for b in e.buckets if b.train_samples]
     inputs = samples.SampleInputs(source.trigger, class_tokens, [i.caption for i in source.train_images if i.caption],
                                   buckets, source.resolution, family.resolution, style)

@@ -105,13 +105,15 @@ def _novel_scene(counts: Counter[str]) -> tuple[str, ...]:
 
 
 def _prompt(inputs: SampleInputs, tags: Sequence[str], trigger_first: bool = True) -> str:
-    trigger = inputs.trigger
+    """The prefix, the trigger, then the tags (the trigger once); never empty, never a comment."""
+    trigger = inputs.trigger if trigger_first else None
     body = [t for t in tags if not trigger or t.lower() != trigger.lower()]
     parts = [inputs.style.prefix] if inputs.style.prefix else []
-    if trigger and trigger_first:
+    if trigger:
         parts.append(trigger)
     parts.extend(dict.fromkeys(body))
-    return safe_text(", ".join(parts)).lstrip("#").strip()
+    text = safe_text(", ".join(parts)).lstrip("#").strip()
+    return text or "1girl"
 
 
 def _size(inputs: SampleInputs, shape: str) -> tuple[int, int]:

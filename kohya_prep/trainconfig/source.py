@@ -38,6 +38,7 @@ BUILD_MANIFEST = "kohya-prep-manifest.json"
 # check's warnings train-config reports itself (preflight.py), or turns into errors here.
 _OWN_WARNINGS = ("trigger-missing", "reg-unused")
 _REFUSED_WARNINGS = ("relative-image-dir",)  # train.sh runs from the sd-scripts folder: a relative image_dir misses
+GROUP_ABOVE = 3  # more findings of one code than this become one notice
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,23 @@ def _checked(options: CheckOptions, target: str) -> list[Notice]:
     refused = [*report.errors, *(f for f in report.warnings if f.code in _REFUSED_WARNINGS)]
     if refused:
         raise DatasetRefused(target, list(refused))
-    return [Notice(f.code, f.message, f.path, f.fix) for f in report.warnings if f.code not in _OWN_WARNINGS]
+    return _grouped([f for f in report.warnings if f.code not in _OWN_WARNINGS])
+
+
+def _grouped(findings: list[Finding]) -> list[Notice]:
+    """One notice per finding, or one per code when a code repeats for many images (check lists them all)."""
+    by_code: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_code.setdefault(finding.code, []).append(finding)
+    notices = []
+    for code, group in by_code.items():
+        if len(group) <= GROUP_ABOVE:
+            notices += [Notice(f.code, f.message, f.path, f.fix) for f in group]
+        else:
+            first = group[0]
+            notices.append(Notice(code, f"{first.message} (and {len(group) - 1} more like it: `kohya-prep dataset check` "
+                                        "lists them)", first.path, first.fix))
+    return notices
 
 
 def _scan(config: DatasetConfig) -> tuple[list[ScannedSubset], list[TrainImage]]:
