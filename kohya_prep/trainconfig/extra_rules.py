@@ -94,7 +94,7 @@ def choose_validation(settings: dict[str, Setting], user_keys: set[str],
         return chosen
     if "validation_seed" not in user_keys:
         settings["validation_seed"] = Setting(chosen.seed, "fixed: the same images are held out on every run and "
-                                                           "resume; chosen to keep mirror pairs together")
+                                                           "resume; chosen to split the fewest -flip mirror pairs")
     if "validate_every_n_epochs" not in user_keys:
         settings["validate_every_n_epochs"] = Setting(1, "a validation-loss point per epoch in TensorBoard")
     return chosen

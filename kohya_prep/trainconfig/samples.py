@@ -83,9 +83,9 @@ def choose_prompts(inputs: SampleInputs) -> list[SamplePrompt]:
 
 
 def _identity_tags(counts: Counter[str], total: int, inputs: SampleInputs) -> list[str]:
-    """Tags in at least half the captions that describe the character, not the shot."""
+    """Tags in more than half the captions that describe the character, not the shot."""
     skip = {t.lower() for t in (inputs.trigger, inputs.class_tokens) if t}
-    return [tag for tag, n in counts.most_common() if n * 2 >= total and tag not in COMPOSITION and tag not in skip][:8]
+    return [tag for tag, n in counts.most_common() if n * 2 > total and tag not in COMPOSITION and tag not in skip][:8]
 
 
 def _pick(tag_lists: list[list[str]], counts: Counter[str], wanted: Sequence[str]) -> tuple[list[str] | None, str]:
