@@ -331,3 +331,17 @@ def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.Mo
     assert r["training"]["logging_dir"] == str(tmp_path / "models" / "logs")  # the current folder
     hub = report(str(spec), "--family", "sd15", "--vram", "8", "--model", "org/model-id", "--out", str(tmp_path / "h"))
     assert hub["training"]["pretrained_model_name_or_path"] == "org/model-id"  # a Hugging Face id stays one
+
+
+def test_the_base_choices_are_the_bases() -> None:
+    from kohya_prep.commands.train_config import _BASES
+    from kohya_prep.trainconfig.bases import BASES
+
+    assert list(BASES) == _BASES
+
+
+def test_folder_options_on_a_spec_are_refused(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    result = invoke(str(spec), "--family", "sd15", "--vram", "8", "--reg-dir", str(tmp_path))
+    assert result.exit_code == 1
+    assert "--reg-dir applies only when DATASET is a train_data_dir folder; a kohya-prep spec sets its own" in result.output

@@ -39,6 +39,7 @@ BUILD_MANIFEST = "kohya-prep-manifest.json"
 _OWN_WARNINGS = ("trigger-missing", "reg-unused")
 _REFUSED_WARNINGS = ("relative-image-dir",)  # train.sh runs from the sd-scripts folder: a relative image_dir misses
 GROUP_ABOVE = 3  # more findings of one code than this become one notice
+SHOWN_ERRORS = 10  # errors printed in text mode (--json carries them all)
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,13 @@ class DatasetRefused(ConfigError):
         self.findings = findings
         lines = [f"dataset check finds {len(findings)} error(s) in {target}; sd-scripts would fail or train the "
                  "wrong thing (see `kohya-prep dataset check`):"]
-        for finding in findings:
+        for finding in findings[:SHOWN_ERRORS]:
             lines.append(f"  x [{finding.code}] {finding.path}".rstrip())
             lines.append(f"    {finding.message}")
             if finding.fix:
                 lines.append(f"    fix: {finding.fix}")
+        if len(findings) > SHOWN_ERRORS:
+            lines.append(f"  ... and {len(findings) - SHOWN_ERRORS} more (`kohya-prep dataset check` lists them all)")
         super().__init__("\n".join(lines))
 
     def notices(self) -> list[Notice]:
@@ -107,10 +110,25 @@ def read_source(request: SourceRequest) -> DatasetSource:
                           "train_data_dir or an sd-scripts dataset config.")
     if path.is_dir():
         spec_path = _built_from(path)
-        return _from_spec(spec_path, request) if spec_path else _from_folder(path, request)
+        if spec_path is None:
+            return _from_folder(path, request)
+        _folder_options_only(request, "a kohya-prep build (through its spec)")
+        return _from_spec(spec_path, request)
     if path.suffix.lower() == ".toml" and _is_dataset_config(path):
+        _folder_options_only(request, "an sd-scripts dataset config")
         return _from_dataset_config(path, request)
+    _folder_options_only(request, "a kohya-prep spec")
     return _from_spec(path, request)
+
+
+def _folder_options_only(request: SourceRequest, what: str) -> None:
+    given = [flag for flag, value in (("--reg-dir", request.reg_dir), ("--caption-extension", request.caption_extension),
+                                      ("--resolution", request.resolution)) if value is not None]
+    if given:
+        flags = " and ".join(given)
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ConfigError(f"{flags} {verb} only when DATASET is a train_data_dir folder; {what} sets its own reg images, "
+                          f"caption extension and resolution: drop {flags}.")
 
 
 def _built_from(folder: Path) -> Path | None:
@@ -183,11 +201,11 @@ def _from_spec(path: Path, request: SourceRequest) -> DatasetSource:
     if not _has_images(spec.train_subset_dir):
         raise ConfigError(f"no training images in {spec.train_subset_dir}: the dataset is not built yet; "
                           f"run `kohya-prep dataset build {path}` first.")
-    options = CheckOptions(path, caption_extension=".txt", resolution=spec.resolution, trigger=spec.trigger,
-                           duplicates=False)
+    trigger = request.trigger or spec.trigger
+    options = CheckOptions(path, caption_extension=".txt", resolution=spec.resolution, trigger=trigger, duplicates=False)
     warnings = _checked(options, str(path))
     subsets, images = _scan(resolve(options).datasets[0])
-    return DatasetSource("spec", f"{path.name}", spec.root, spec.name, spec.resolution, ".txt", spec.trigger, subsets,
+    return DatasetSource("spec", f"{path.name}", spec.root, spec.name, spec.resolution, ".txt", trigger, subsets,
                          spec=spec, train_images=images, warnings=warnings)
 
 
