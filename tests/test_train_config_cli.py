@@ -96,6 +96,7 @@ def sd_scripts_dataset_schema() -> Any:
         "random_crop": bool, "shuffle_caption": bool, "keep_tokens": int, "keep_tokens_separator": str,
         "secondary_separator": str, "caption_separator": str, "enable_wildcard": bool, "token_warmup_min": int,
         "token_warmup_step": AnyOf(float, int), "caption_prefix": str, "caption_suffix": str,
+        "custom_attributes": dict, "resize_interpolation": str,
     }
     dropout = {"caption_dropout_every_n_epochs": int, "caption_dropout_rate": AnyOf(float, int),
                "caption_tag_dropout_rate": AnyOf(float, int)}
@@ -104,7 +105,7 @@ def sd_scripts_dataset_schema() -> Any:
     dataset_ascendable = {
         "batch_size": int, "bucket_no_upscale": bool, "bucket_reso_steps": int, "enable_bucket": bool,
         "max_bucket_reso": int, "min_bucket_reso": int, "resolution": AnyOf(int, ExactSequence([int, int])),
-        "network_multiplier": float,
+        "network_multiplier": float, "validation_seed": int, "validation_split": float, "resize_interpolation": str,
     }
     subset = {**subset_ascendable, **db_distinct, **db_ascendable, **dropout}
     dataset = {**dataset_ascendable, **subset_ascendable, **db_ascendable, **dropout, "subsets": [subset]}
@@ -112,7 +113,7 @@ def sd_scripts_dataset_schema() -> Any:
     return Schema({"general": general, "datasets": [dataset]})
 
 
-FAMILY_STEP = {"sd15": 64, "sdxl": 32, "flux": 32}
+FAMILY_STEP = {"sd15": 64, "sdxl": 32, "flux": 64}  # flux_train_network.py also runs train_network.py's 64 check
 FLUX_FILES = ["--model", "/m/flux1-dev.safetensors", "--clip-l", "/m/clip_l.safetensors",
               "--t5xxl", "/m/t5xxl_fp16.safetensors", "--ae", "/m/ae.safetensors"]
 
@@ -151,13 +152,13 @@ def test_every_family_and_tier_writes_a_set_sd_scripts_accepts(tmp_path: Path, f
         assert not block.get("color_aug") and not block.get("random_crop")
 
 
-def test_sd15_8gb_writes_four_files_and_reports(tmp_path: Path) -> None:
+def test_sd15_8gb_writes_the_file_set_and_reports(tmp_path: Path) -> None:
     spec = make_spec(tmp_path)
     result = invoke(str(spec), "--family", "sd15", "--vram", "8")
     assert result.exit_code == 0, result.output
     config = tmp_path / "aria" / "config"
     assert sorted(p.name for p in config.iterdir()) == [
-        ".kohya-prep-train-config.json", "dataset_config.toml", "train.bat", "train.sh", "training.toml"]
+        ".kohya-prep-train-config.json", "dataset_config.toml", "sample_prompts.txt", "train.bat", "train.sh", "training.toml"]
     assert os.stat(config / "train.sh").st_mode & stat.S_IXUSR
     assert b"\r\n" in (config / "train.bat").read_bytes()
     # 3 images x 10 repeats = 30; 5 reg images x 1 balanced up to 30; batch 1; 10 epochs.

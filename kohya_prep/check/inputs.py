@@ -23,6 +23,7 @@ class CheckOptions:
     batch_size: int | None = None
     trigger: str | None = None
     duplicates: bool = True
+    reg_data_dir: Path | None = None  # a reg_data_dir beside PATH (train-config --reg-dir), as sd-scripts' --reg_data_dir
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,8 @@ def _from_folder(path: Path, options: CheckOptions) -> CheckInputs:
     roots = [listing]
     if not _has_subsets(listing):
         roots, notes = _guess_roots(path, listing)
+    if options.reg_data_dir is not None:  # given explicitly: it replaces a guessed reg/
+        roots = [root for root in roots if not root.is_reg] + [_reg_root(options.reg_data_dir)]
     caption_extension = _dotted(options.caption_extension or DEFAULT_CAPTION_EXTENSION)
     if options.resolution is None:
         notes.append(info("resolution-assumed", path,
@@ -128,6 +130,12 @@ def _guess_roots(path: Path, listing: RootListing) -> tuple[list[RootListing], l
         )
         return [list_root(parent, is_reg=False)], [note]
     return [listing], []
+
+
+def _reg_root(path: Path) -> RootListing:
+    if not path.is_dir():
+        raise CheckError(f"reg_data_dir {path} is not a folder; give the parent of the N_class reg folders.")
+    return list_root(path, is_reg=True)
 
 
 def _has_subsets(listing: RootListing) -> bool:

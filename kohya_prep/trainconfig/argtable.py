@@ -123,10 +123,12 @@ COMMON: dict[str, Arg] = {
 
 SD15_ONLY = _group("model", bool_="v2 v_parameterization")
 
-# sdxl_train_util.add_sdxl_training_arguments
-SDXL_ONLY = _group(
-    "memory", bool_="cache_text_encoder_outputs cache_text_encoder_outputs_to_disk disable_mmap_load_safetensors"
-)
+# sdxl_train_util.add_sdxl_training_arguments; v_parameterization from add_sd_models_arguments (v-pred SDXL
+# checkpoints; v2 is asserted off by sdxl_train_util.verify_sdxl_training_args, so it is left out).
+SDXL_ONLY = {
+    **_group("memory", bool_="cache_text_encoder_outputs cache_text_encoder_outputs_to_disk disable_mmap_load_safetensors"),
+    **_group("model", bool_="v_parameterization"),
+}
 
 # flux_train_utils.add_flux_train_arguments and train_util.add_dit_training_arguments
 FLUX_ONLY = {

@@ -26,7 +26,7 @@ ARG_TO_DATASET_KEY: dict[str, str] = {
             "shuffle_caption", "keep_tokens", "keep_tokens_separator", "secondary_separator", "caption_separator",
             "caption_prefix", "caption_suffix", "enable_wildcard", "color_aug", "flip_aug", "random_crop",
             "token_warmup_min", "token_warmup_step", "caption_dropout_rate", "caption_dropout_every_n_epochs",
-            "caption_tag_dropout_rate", "caption_extension",
+            "caption_tag_dropout_rate", "caption_extension", "validation_split", "validation_seed",
         ]
     },
 }

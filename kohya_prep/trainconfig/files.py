@@ -31,27 +31,39 @@ class Launch:
     python: str | None
     num_processes: int
     mixed_precision: str
+    dataset_config: str | None = None  # the user's own dataset config, passed instead of ours
+    host: str = "posix"  # the OS whose paths the set holds ('posix' or 'windows'): the other's script says so
+    host_name: str = "Linux"
 
 
 def render_files(plan: TrainConfigPlan, launch: Launch, header: list[str]) -> dict[str, str]:
-    """File name -> text for the whole set."""
-    return {
-        DATASET_CONFIG: render_dataset_config(plan, header),
-        TRAINING_CONFIG: render_training_config(plan, header),
-        TRAIN_SH: render_train_sh(plan, launch),
-        TRAIN_BAT: render_train_bat(plan, launch),
-    }
+    """File name -> text for the whole set (no dataset_config.toml when the dataset config is the user's own)."""
+    files = {} if plan.foreign else {DATASET_CONFIG: render_dataset_config(plan, header)}
+    files[TRAINING_CONFIG] = render_training_config(plan, header)
+    files[TRAIN_SH] = render_train_sh(plan, launch) if launch.host == "posix" else render_foreign_sh(plan, launch)
+    files[TRAIN_BAT] = render_train_bat(plan, launch) if launch.host == "windows" else render_foreign_bat(plan, launch)
+    return files
 
 
 def steps_lines(plan: TrainConfigPlan) -> list[str]:
     """The steps preview as comment lines (also printed by the command)."""
-    e = plan.epoch
-    lines = [f"samples per epoch: {e.num_train_images} train (images x repeats)"
-             + (f" + {e.reg_samples} reg" if e.reg_samples else "") + f" = {e.samples_per_epoch}"]
-    lines.append(f"batches per epoch: {e.batches_per_epoch} (batch {e.batch_size}, {len(e.buckets)} bucket(s), "
-                 "ceil per bucket)")
-    lines.append(f"steps per epoch: {e.steps_per_epoch} (/ {e.num_processes} process(es) / {e.grad_accum} grad accumulation)")
+    plans = plan.epochs_all or (plan.epoch,)
+    lines = []
+    for index, e in enumerate(plans):
+        where = f"datasets[{index}] " if len(plans) > 1 else ""
+        lines.append(f"{where}samples per epoch: {e.num_train_images} train (images x repeats)"
+                     + (f" + {e.reg_samples} reg" if e.reg_samples else "") + f" = {e.samples_per_epoch}")
+        lines.append(f"{where}batches per epoch: {e.batches_per_epoch} (batch {e.batch_size}, {len(e.buckets)} bucket(s), "
+                     "ceil per bucket)")
+    e = plans[0]
+    lines.append(f"steps per epoch: {plan.steps_per_epoch} (/ {e.num_processes} process(es) / {e.grad_accum} grad "
+                 "accumulation)")
     lines.append(f"total: {plan.max_train_epochs} epochs = {plan.max_train_steps} steps")
+    if plan.validation.split > 0:
+        lines.append(f"validation: {len(plan.validation.held_out)} image(s) held out (validation_split "
+                     f"{plan.validation.split}), not in the counts above")
+    lines.append(f"steps policy: the same epochs on every card; learning rates x {plan.scaling.factor:.3g} "
+                 f"= sqrt({plan.scaling.images_per_step} images per step)")
     return lines
 
 
@@ -112,10 +124,42 @@ def render_train_sh(plan: TrainConfigPlan, launch: Launch) -> str:
         f'exec "$PYTHON" -m accelerate.commands.launch {_accelerate_flags(launch)} \\',
         f'  "$SD_SCRIPTS/{script}" \\',
         f'  --config_file "$CONFIG_DIR/{TRAINING_CONFIG}" \\',
-        f'  --dataset_config "$CONFIG_DIR/{DATASET_CONFIG}" \\',
+        f'  --dataset_config {_sh_dataset_config(launch)} \\',
         '  "$@"',
         "",
     ])
+
+
+def _sh_dataset_config(launch: Launch) -> str:
+    return _sh_quote(launch.dataset_config) if launch.dataset_config else f'"$CONFIG_DIR/{DATASET_CONFIG}"'
+
+
+def _bat_dataset_config(launch: Launch) -> str:
+    return f'"{launch.dataset_config}"' if launch.dataset_config else f'"%CONFIG_DIR%\\{DATASET_CONFIG}"'
+
+
+def _elsewhere(launch: Launch, other: str) -> str:
+    return (f"this set was written on {launch.host_name}, with {launch.host_name} paths ({launch.config_dir}); "
+            f"on {other}, run kohya-prep train-config there so the dataset, model and output paths are its own")
+
+
+def render_foreign_sh(plan: TrainConfigPlan, launch: Launch) -> str:
+    """train.sh in a set written on Windows: says so, and stops, rather than run with Windows paths."""
+    return "\n".join(["#!/usr/bin/env bash", f"# Written by kohya-prep train-config on {launch.host_name}: use train.bat.",
+                       f"echo {_sh_quote('train.sh: ' + _elsewhere(launch, 'Linux or macOS'))} >&2", "exit 1", ""])
+
+
+def _bat_echo(text: str) -> str:
+    """Text for cmd's echo: its special characters escaped."""
+    for char in "^&|<>":
+        text = text.replace(char, "^" + char)
+    return text.replace("%", "%%")
+
+
+def render_foreign_bat(plan: TrainConfigPlan, launch: Launch) -> str:
+    """train.bat in a set written on Linux or macOS: says so and waits, rather than run with mixed path styles."""
+    return "\r\n".join(["@echo off", f"rem Written by kohya-prep train-config on {launch.host_name}: use train.sh there.",
+                         f"echo train.bat: {_bat_echo(_elsewhere(launch, 'Windows'))}.", "pause", "exit /b 1", ""])
 
 
 def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
@@ -133,11 +177,19 @@ def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
         f'set "CONFIG_DIR={launch.config_dir}"',
         f'if not exist "%SD_SCRIPTS%\\{script}" (',
         f"  echo train.bat: no {script} in %SD_SCRIPTS%; edit SD_SCRIPTS in this file, or run: kohya-prep doctor --fix",
+        "  pause",
         "  exit /b 1",
         ")",
         'cd /d "%SD_SCRIPTS%"',
         f'"%PYTHON%" -m accelerate.commands.launch {_accelerate_flags(launch)} "%SD_SCRIPTS%\\{script}" '
-        f'--config_file "%CONFIG_DIR%\\{TRAINING_CONFIG}" --dataset_config "%CONFIG_DIR%\\{DATASET_CONFIG}" %*',
+        f'--config_file "%CONFIG_DIR%\\{TRAINING_CONFIG}" --dataset_config {_bat_dataset_config(launch)} %*',
+        # Keep a double-clicked window open when training fails, so its last lines can be read.
+        'set "STATUS=%ERRORLEVEL%"',
+        'if not "%STATUS%"=="0" (',
+        "  echo train.bat: training stopped with exit code %STATUS%; the lines above say why.",
+        "  pause",
+        ")",
+        "exit /b %STATUS%",
         "",
     ]
     return "\r\n".join(lines)

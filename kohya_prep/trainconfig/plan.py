@@ -1,7 +1,11 @@
 """The train-config plan: preset, GPU fit, the spec's [train] table and --set overrides, merged and cross-checked.
 
 Pure: takes plain values (the scanned subsets, paths as strings) and returns what each file will say and why.
-Layer order, later wins: preset -> GPU fit -> paths from the spec and options -> [train] -> --set.
+Layer order, later wins: preset -> GPU fit -> base and sampling (--base) -> paths from the spec and options ->
+[train] -> --set. Then the learning rates are scaled with the batch (lr_scale.py), validation is chosen
+(validation.py) and the steps are previewed on the images the training dataset keeps.
+With a dataset config of the user's own (`foreign`), nothing is routed into a dataset config: their file is
+passed as it is, and the args fill in only what it leaves unset (library/config_util.py: BlueprintGenerator).
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ from kohya_prep.sdscripts.buckets import (
     DEFAULT_MIN_BUCKET_RESO,
     BucketSettings,
 )
-from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch
+from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch, steps_per_epoch
+from kohya_prep.trainconfig import extra_rules
 from kohya_prep.trainconfig.argtable import CHOICES, coerce, lookup
 from kohya_prep.trainconfig.dataset_toml import ARG_TO_DATASET_KEY, SubsetConfig, dataset_config_problems, dataset_data
 from kohya_prep.trainconfig.families import Family
 from kohya_prep.trainconfig.fit import Fit
+from kohya_prep.trainconfig.lr_scale import Scaling
 from kohya_prep.trainconfig.presets import Preset
+from kohya_prep.trainconfig.setting import Setting
 from kohya_prep.trainconfig.toml_text import Entry
+from kohya_prep.trainconfig.validation import Validation, split_subsets
 
 
 @dataclass(frozen=True)
@@ -40,11 +48,15 @@ class ScannedSubset:
 
 
 @dataclass(frozen=True)
-class Setting:
-    """A value bound for one of the files, and why it has that value."""
+class ForeignDataset:
+    """One [[datasets]] of the user's own dataset config, as sd-scripts will build it."""
 
-    value: Any
-    why: str | None
+    where: str
+    bucket: BucketSettings
+    batch_size: int | None  # None: the config leaves it to train_batch_size
+    validation_split: float | None  # None: left to --validation_split
+    validation_seed: int | None
+    subsets: tuple[ScannedSubset, ...]
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,9 @@ class PlanInputs:
     spec_train: dict[str, Any] = field(default_factory=dict)
     overrides: list[tuple[str, Any]] = field(default_factory=list)
     num_processes: int = 1
+    layer: list[tuple[str, Any, str]] = field(default_factory=list)  # --base and sampling, after the GPU fit
+    foreign: tuple[ForeignDataset, ...] = ()  # the user's own dataset config (then `subsets` is empty)
+    targets: list[tuple[str, Any, str]] = field(default_factory=list)  # --epochs / --steps: last, over --set
 
 
 @dataclass(frozen=True)
@@ -77,10 +92,19 @@ class TrainConfigPlan:
     max_train_epochs: int
     max_train_steps: int
     notes: list[str]
+    epochs_all: tuple[EpochPlan, ...] = ()  # every dataset (a dataset config of the user's own may hold several)
+    validation: Validation = field(default_factory=lambda: Validation(0.0, None, (), 0, "off"))
+    scaling: Scaling = field(default_factory=lambda: Scaling(1, 1.0))
+    foreign: bool = False
 
     def dataset_data(self) -> dict[str, Any]:
         """The dataset config as plain data."""
         return dataset_data(self.general, self.dataset, self.subsets)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Steps per epoch over all datasets (their batches share one dataloader)."""
+        return steps_per_epoch(self.epochs_all or (self.epoch,))
 
 
 def make_plan(inputs: PlanInputs) -> TrainConfigPlan:
@@ -91,18 +115,26 @@ def make_plan(inputs: PlanInputs) -> TrainConfigPlan:
         settings[key] = Setting(value, inputs.preset.comments.get(key))
     for choice in inputs.fit.choices:
         settings[choice.key] = Setting(choice.value, choice.why)
+    for key, value, why in inputs.layer:
+        settings[key] = Setting(value, why)
     settings["output_name"] = Setting(inputs.output_name, "the LoRA file name: <output_name>.safetensors")
     for key, value in inputs.paths.items():
         settings[key] = Setting(value, inputs.path_reasons.get(key))
-    _bucket_defaults(inputs, settings)
+    if not inputs.foreign:
+        _bucket_defaults(inputs, settings)
     user_keys = _apply_user_layers(inputs, settings)
-    _bucket_range(settings)
-    if "max_train_steps" in user_keys and "max_train_epochs" not in user_keys:
+    if not inputs.foreign:
+        _bucket_range(settings)
+    steps_asked = any(key == "max_train_steps" for key, _, _ in inputs.targets)
+    if steps_asked or ("max_train_steps" in user_keys and "max_train_epochs" not in user_keys):
         settings.pop("max_train_epochs", None)  # max_train_epochs would override the steps the user asked for
+    notes = extra_rules.tidy(settings, user_keys)
+    own_batch = inputs.foreign[0].batch_size if inputs.foreign else None  # a foreign dataset config's batch_size wins
+    scaling = extra_rules.scale_learning_rates(settings, user_keys, inputs.num_processes, own_batch)
     problems = _conflicts(family, settings)
     if problems:
         raise ConfigError(_sentence(problems))
-    return _finish(inputs, settings)
+    return _finish(inputs, settings, user_keys, scaling, notes)
 
 
 def _apply_user_layers(inputs: PlanInputs, settings: dict[str, Setting]) -> set[str]:
@@ -117,6 +149,9 @@ def _apply_user_layers(inputs: PlanInputs, settings: dict[str, Setting]) -> set[
         if key == "resolution":
             value = _resolution(value, "--set resolution")
         settings[key] = Setting(value, "set on the command line (--set)")
+        keys.add(key)
+    for key, value, why in inputs.targets:
+        settings[key] = Setting(value, why)
         keys.add(key)
     return keys
 
@@ -142,8 +177,8 @@ def _resolution(value: Any, where: str) -> int | list[int]:
 def _bucket_defaults(inputs: PlanInputs, settings: dict[str, Setting]) -> None:
     """Letterboxed squares need no buckets; any other shape keeps its aspect ratio in a bucket."""
     step = inputs.family.bucket_reso_steps
-    settings["resolution"] = Setting(inputs.resolution, f"the spec's resolution; {inputs.family.title} trains at "
-                                                        f"{inputs.family.resolution}")
+    settings["resolution"] = Setting(inputs.resolution, inputs.path_reasons.get("resolution") or (
+        f"the spec's resolution; {inputs.family.title} trains at {inputs.family.resolution}"))
     settings["bucket_reso_steps"] = Setting(step, f"{inputs.family.script} asserts divisibility by {step}")
     sizes = [size for subset in inputs.subsets for size in subset.sizes]
     if all(w == h for w, h in sizes):
@@ -268,10 +303,10 @@ def _length_set(s: _Settings) -> list[str]:
 
 
 # Combinations sd-scripts rejects at start-up or mid-run, one rule each.
-_CONFLICT_RULES: tuple[Callable[[_Settings], list[str]], ...] = (
+_CONFLICT_RULES: tuple[Callable[[Any], list[str]], ...] = (
     _bad_choices, _constant_with_warmup, _augmentation_with_cached_latents, _caption_changes_with_cached_text,
     _network_module_family, _sdxl_cached_text_trains_unet_only, _flux_block_swap, _full_precision,
-    _fused_backward_pass, _length_set,
+    _fused_backward_pass, _length_set, *extra_rules.RULES,
 )
 
 
@@ -287,8 +322,12 @@ def _sentence(problems: list[str]) -> str:
     return "these settings would fail in sd-scripts:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
-def _finish(inputs: PlanInputs, settings: dict[str, Setting]) -> TrainConfigPlan:
-    """Split the settings between the two files and compute the steps preview."""
+def _finish(inputs: PlanInputs, settings: dict[str, Setting], user_keys: set[str], scaling: Scaling,
+            notes: list[str]) -> TrainConfigPlan:
+    """Choose validation, split the settings between the two files and compute the steps preview."""
+    validation = extra_rules.choose_validation(settings, user_keys, _validated_subsets(inputs))
+    if inputs.foreign:
+        return _finish_foreign(inputs, settings, user_keys, scaling, [*notes, *inputs.fit.notes], validation)
     general = [Entry("caption_extension", ".txt", "the build writes .txt captions; sd-scripts' default is .caption")]
     dataset: list[Entry] = []
     args: dict[str, Setting] = {}
@@ -304,12 +343,55 @@ def _finish(inputs: PlanInputs, settings: dict[str, Setting]) -> TrainConfigPlan
     dataset.sort(key=lambda e: _DATASET_ORDER.get(e.key, len(_DATASET_ORDER)))
     subsets = [SubsetConfig(s.image_dir, s.num_repeats, s.class_tokens, s.is_reg) for s in inputs.subsets]
     problems = dataset_config_problems(dataset_data(general, dataset, subsets), inputs.family.bucket_reso_steps)
-    epoch = _epoch(inputs, dataset, args, problems)
+    trained, _held, _shared = split_subsets(inputs.subsets, validation.split, validation.seed)
+    epoch = _epoch(inputs, dataset, args, trained)
     if problems:
         raise ConfigError(_sentence(problems))
-    epochs, steps = _length(args, epoch)
-    notes = [*inputs.fit.notes, *_no_effect({e.key: e.value for e in dataset})]
-    return TrainConfigPlan(inputs.family, args, general, dataset, subsets, epoch, epochs, steps, notes)
+    epochs, steps = _length(args, epoch.steps_per_epoch)
+    notes = [*notes, *inputs.fit.notes, *_no_effect({e.key: e.value for e in dataset})]
+    return TrainConfigPlan(inputs.family, args, general, dataset, subsets, epoch, epochs, steps, notes, (epoch,),
+                           validation, scaling)
+
+
+def _validated_subsets(inputs: PlanInputs) -> list[ScannedSubset]:
+    """The subsets a default validation split would apply to (foreign datasets with their own split keep it)."""
+    if not inputs.foreign:
+        return list(inputs.subsets)
+    return [s for ds in inputs.foreign if ds.validation_split is None for s in ds.subsets]
+
+
+def _finish_foreign(inputs: PlanInputs, settings: dict[str, Setting], user_keys: set[str], scaling: Scaling,
+                    notes: list[str], validation: Validation) -> TrainConfigPlan:
+    """The user's dataset config is passed as it is: every setting goes to the args, which fill in what it leaves."""
+    routed = sorted(k for k in user_keys if k in ARG_TO_DATASET_KEY and k not in extra_rules.ARGS_FALLBACK)
+    if routed:
+        raise ConfigError(f"{', '.join(routed)} belong in the dataset config, and yours ({inputs.paths['dataset_config']}) "
+                          "wins over training.toml: set them there (sd-scripts reads them from it).")
+    args = {k: v for k, v in settings.items() if k not in ARG_TO_DATASET_KEY or k in extra_rules.ARGS_FALLBACK}
+    batch = args["train_batch_size"].value if "train_batch_size" in args else 1
+    grad_accum = args["gradient_accumulation_steps"].value if "gradient_accumulation_steps" in args else 1
+    unseeded = [ds for ds in inputs.foreign if (ds.validation_split or 0) > 0 and ds.validation_seed is None]
+    if unseeded and "validation_seed" not in args:  # else training and validation shuffle apart and overlap
+        seed = settings["seed"].value if "seed" in settings else 42
+        args["validation_seed"] = Setting(seed, f"{unseeded[0].where} of your dataset config sets validation_split "
+                                                "without a seed: this one keeps training and validation apart")
+    args_seed = args["validation_seed"].value if "validation_seed" in args else None
+    plans, held = [], []
+    for ds in inputs.foreign:
+        split = ds.validation_split if ds.validation_split is not None else validation.split
+        seed = ds.validation_seed if ds.validation_seed is not None else args_seed
+        trained, ds_held, _shared = split_subsets(ds.subsets, split, seed)
+        held += ds_held
+        images = [SubsetImages(s.sizes, s.num_repeats, s.is_reg, s.paths) for s in trained]
+        plans.append(plan_epoch(images, ds.bucket, ds.batch_size or batch, grad_accum, inputs.num_processes))
+    if held and not validation.held_out:
+        splits = [ds.validation_split for ds in inputs.foreign if ds.validation_split]
+        validation = Validation(splits[0], args_seed, tuple(held), 0, f"{len(held)} images held out by your dataset config")
+    epochs, steps = _length(args, steps_per_epoch(plans))
+    notes += [f"{ds.where} of {inputs.paths['dataset_config']} sets batch_size = {ds.batch_size}: it wins over the "
+              f"fit's train_batch_size = {batch}" for ds in inputs.foreign if ds.batch_size and ds.batch_size != batch]
+    return TrainConfigPlan(inputs.family, args, [], [], [], plans[0], epochs, steps, notes, tuple(plans), validation,
+                           scaling, foreign=True)
 
 
 def _no_effect(dataset: dict[str, Any]) -> list[str]:
@@ -328,7 +410,7 @@ _DATASET_ORDER = {k: i for i, k in enumerate(
      "bucket_no_upscale"])}
 
 
-def _epoch(inputs: PlanInputs, dataset: list[Entry], args: dict[str, Setting], problems: list[str]) -> EpochPlan:
+def _epoch(inputs: PlanInputs, dataset: list[Entry], args: dict[str, Setting], trained: list[ScannedSubset]) -> EpochPlan:
     values = {e.key: e.value for e in dataset}
     res = values["resolution"]
     bucket = BucketSettings(
@@ -339,14 +421,14 @@ def _epoch(inputs: PlanInputs, dataset: list[Entry], args: dict[str, Setting], p
         bucket_reso_steps=values.get("bucket_reso_steps", DEFAULT_BUCKET_RESO_STEPS),
         bucket_no_upscale=bool(values.get("bucket_no_upscale", False)),
     )
-    subsets = [SubsetImages(s.sizes, s.num_repeats, s.is_reg, s.paths) for s in inputs.subsets]
+    subsets = [SubsetImages(s.sizes, s.num_repeats, s.is_reg, s.paths) for s in trained]
     grad_accum = args["gradient_accumulation_steps"].value if "gradient_accumulation_steps" in args else 1
     return plan_epoch(subsets, bucket, values.get("batch_size", 1), grad_accum, inputs.num_processes)
 
 
-def _length(args: dict[str, Setting], epoch: EpochPlan) -> tuple[int, int]:
+def _length(args: dict[str, Setting], per_epoch: int) -> tuple[int, int]:
     """(epochs, total steps) as sd-scripts will run them (train_network.py: NetworkTrainer.train)."""
-    per_epoch = max(epoch.steps_per_epoch, 1)
+    per_epoch = max(per_epoch, 1)
     if "max_train_epochs" in args:
         epochs = args["max_train_epochs"].value
         return epochs, epochs * per_epoch

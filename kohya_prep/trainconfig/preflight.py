@@ -10,23 +10,24 @@ from pathlib import Path
 
 from kohya_prep.output import Notice
 from kohya_prep.tags import has_trigger
-from kohya_prep.trainconfig.scan import ScannedImage
+from kohya_prep.trainconfig.source import TrainImage
 
 
-def caption_warnings(images: list[ScannedImage], trigger: str) -> list[Notice]:
+def caption_warnings(images: list[TrainImage], trigger: str | None, extension: str = ".txt",
+                     built: bool = True) -> list[Notice]:
     """Images whose caption lacks the trigger word, or that have no caption at all."""
     warnings = []
     missing = [i for i in images if i.caption is None]
     if missing:
+        fix = "Rebuild with kohya-prep dataset build." if built else "Write a caption file beside each image."
         warnings.append(Notice(
-            "caption-missing", f"{len(missing)} of {len(images)} training images have no .txt caption "
-            f"(e.g. {missing[0].path.name}); sd-scripts trains them on the class tokens alone. "
-            "Rebuild with kohya-prep dataset build."))
-    lacking = [i for i in images if i.caption is not None and not has_trigger(i.caption, trigger)]
+            "caption-missing", f"{len(missing)} of {len(images)} training images have no {extension} caption "
+            f"(e.g. {missing[0].path.name}); sd-scripts trains them on the class tokens alone. {fix}"))
+    lacking = [i for i in images if i.caption is not None and trigger and not has_trigger(i.caption, trigger)]
     if trigger and lacking:
         warnings.append(Notice(
             "trigger-missing", f"{len(lacking)} of {len(images)} captions lack the trigger '{trigger}' "
-            f"(e.g. {lacking[0].path.with_suffix('.txt').name}); sd-scripts ignores class tokens where a "
+            f"(e.g. {lacking[0].path.with_suffix(extension).name}); sd-scripts ignores class tokens where a "
             "caption exists, so those images do not teach the trigger. Add it to the captions."))
     return warnings
 
