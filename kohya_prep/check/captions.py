@@ -45,7 +45,7 @@ def caption_file_findings(subset: ScannedSubset) -> list[Finding]:
     """Missing, mislabelled, empty, non-UTF-8, multi-line and BOM captions in one subset."""
     config = subset.config
     found: list[Finding] = []
-    missing = [image for image in subset.images if image.caption is None]
+    missing = [image for image in subset.images if image.caption is None and image.entry == "file"]
     elsewhere = [image for image in missing if image.other_captions]
     if elsewhere:
         ext = elsewhere[0].other_captions[0].suffix
@@ -136,6 +136,8 @@ def effective_captions(subset: ScannedSubset) -> list[tuple[ImageFile, str]]:
     """What each loadable image trains on: its caption's first line, or the class tokens, or ''."""
     out = []
     for image in subset.images:
+        if image.entry != "file":  # not an image at all: reported by images.py, sd-scripts crashes before training
+            continue
         if image.caption is None:
             out.append((image, subset.config.class_tokens or ""))
             continue

@@ -81,7 +81,7 @@ def from_dataset_config(path: Path, options: CheckOptions, notes: list[Finding])
     try:
         data = load_user_config(path)
     except UnreadableConfig as err:
-        raise CheckError(f"{path}: {err}; sd-scripts stops on it before training. Fix the file and check again.") from err
+        raise CheckError(f"{path}: {err}; sd-scripts stops on it before training: {err.fix}.") from err
     except OSError as err:
         raise CheckError(f"cannot read {path} ({err.strerror or err}).") from err
     problems = schema_problems(data)
@@ -255,7 +255,9 @@ def _toml(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }" if value else "{}"
-    return str(value)
+        text = "[" + ", ".join(_toml(v) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }" if value else "{}"
+    else:
+        text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -28,7 +28,11 @@ MIXED_SUBSETS = "DreamBooth subset and fine tuning subset cannot be mixed in the
 
 
 class UnreadableConfig(ValueError):
-    """The file cannot be parsed the way load_user_config parses it; the message says why, in one sentence."""
+    """The file cannot be parsed the way load_user_config parses it; the message says why, `fix` what to do."""
+
+    def __init__(self, message: str, fix: str = "fix the file and check again"):
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -48,17 +52,18 @@ def load_user_config(path: Path) -> Any:
     suffix = path.name.lower()
     if not (suffix.endswith(".toml") or suffix.endswith(".json")):
         raise UnreadableConfig(f"sd-scripts reads a dataset config only from a .toml or .json file; it stops on "
-                               f"'{path.name}' with 'not supported config file format'")
+                               f"'{path.name}' with 'not supported config file format'", "rename it to end in .toml")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise UnreadableConfig(f"it is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}), and sd-scripts "
-                               "reads it as UTF-8") from err
+                               "reads it as UTF-8", "re-save it as UTF-8") from err
     try:
         return json.loads(text) if suffix.endswith(".json") else _toml_loads(text)
     except ValueError as err:  # toml.TomlDecodeError and json.JSONDecodeError are ValueErrors
-        raise UnreadableConfig(_parse_problem(data, err)) from err
+        fix = "re-save it as UTF-8 without a BOM" if data.startswith(BOM) else "fix the syntax there and check again"
+        raise UnreadableConfig(_parse_problem(data, err), fix) from err
 
 
 def _toml_loads(text: str) -> Any:
@@ -89,12 +94,26 @@ def schema_problems(user_config: Any) -> list[SchemaProblem]:
         return [SchemaProblem(tuple(_parts(e.path)), str(e)) for e in invalid.errors]
     except (AttributeError, TypeError) as crash:
         index = _index_of(user_config, seen[-1]) if seen else 0
-        return [SchemaProblem(("datasets", index), f"{type(crash).__name__}: {crash}", crash=True)]
+        where = _crash_path(seen[-1] if seen else None)
+        return [SchemaProblem(("datasets", index, *where), f"{type(crash).__name__}: {crash}", crash=True)]
     return []
 
 
 def _parts(path: list[Any]) -> list[PathPart]:
     return [part if isinstance(part, int) else str(part) for part in path]
+
+
+def _crash_path(dataset: Any) -> tuple[PathPart, ...]:
+    """Where in a dataset table validate_flex_dataset's test broke: the table itself, its subsets, or one subset."""
+    if not isinstance(dataset, dict):
+        return ()
+    subsets = dataset.get("subsets", [])
+    if not isinstance(subsets, (list, str, dict)):
+        return ("subsets",)
+    for j, subset in enumerate(subsets if isinstance(subsets, list) else []):
+        if not isinstance(subset, (dict, list, str)):
+            return ("subsets", j)
+    return ("subsets",)
 
 
 def _index_of(user_config: Any, dataset: Any) -> int:
