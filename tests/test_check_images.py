@@ -58,7 +58,8 @@ def test_tiny_image(tmp_path: Path) -> None:
     found = finding(report, "tiny-image")
     assert (code, found["severity"]) == (0, "warning")
     # Bucketing off: one 512x512 bucket; 300x600 is scaled to cover it, width first: 512x1024.
-    assert found["message"] == "small.png is 300x600: sd-scripts scales it up to 512x1024 to cover its 512x512 bucket (blurry samples)"
+    assert found["message"] == ("small.png is 300x600: sd-scripts scales it up to 512x1024 to cover its 512x512 bucket "
+                                "(blurry samples)")
     assert found["fix"] == "replace it with a larger source (at least 512x512), or remove it"
     assert finding(report, "upscaled")["severity"] == "info"
 
