@@ -79,5 +79,6 @@ def length_finding(length: TrainingLength, plans: Sequence[EpochPlan], run: RunO
     else:
         given = "" if run.max_train_steps is not None else " (sd-scripts' default)"
         total = f"max_train_steps = {length.max_train_steps}{given}: {length.max_train_epochs} epoch(s)"
+    given = run.max_train_epochs is not None or run.max_train_steps is not None
     return info("training-length", "", f"{how} = {length.steps_per_epoch} steps per epoch; {total}",
-                "pass --max-train-epochs N (or --max-train-steps N) to see your run's length")
+                "" if given else "pass --max-train-epochs N (or --max-train-steps N) to see your run's length")

@@ -182,23 +182,25 @@ def _read_image(handle: BinaryIO, base: ImageFile) -> ImageFile:
     handle.seek(max(0, file_size - _TAIL))
     tail = handle.read(_TAIL)
     kind = sniff_format(head)
-    image = replace(base, kind=kind, truncated=is_truncated(kind, head, tail, file_size),
-                    mtime=os.fstat(handle.fileno()).st_mtime)
+    size: Size | None = None
+    size_error = None
     try:
         size = sd_scripts_size(handle)
     except IMAGESIZE_ERRORS as err:
-        image = replace(image, size_error=f"{type(err).__name__}: {err}")
-    else:
-        if size[0] > 0 and size[1] > 0:
-            image = replace(image, size=size)
+        size_error = f"{type(err).__name__}: {err}"
+    if size is not None and (size[0] <= 0 or size[1] <= 0):
+        size = None  # (0, 0) from get_image_size: sd-scripts divides by the height and crashes
     handle.seek(0)
+    decodes = True
     try:
         with Image.open(handle):
             pass
     except (OSError, ValueError, Image.DecompressionBombError):
-        image = replace(image, decodes=False)
+        decodes = False
     true = vp8x_size(head[:30]) if kind == "webp" else None
-    return replace(image, true_size=true) if true is not None and true != image.size else image
+    return replace(base, size=size, kind=kind, truncated=is_truncated(kind, head, tail, file_size),
+                   mtime=os.fstat(handle.fileno()).st_mtime, size_error=size_error, decodes=decodes,
+                   true_size=true if true is not None and true != size else None)
 
 
 def _with_dhashes(images: list[ImageFile]) -> list[ImageFile]:

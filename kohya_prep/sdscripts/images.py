@@ -19,7 +19,8 @@ from typing import BinaryIO
 
 from kohya_prep.sdscripts.buckets import Size
 
-_PREFIX = 64 * 1024  # a JPEG's frame header is nearly always in its first 64 KiB
+# PNG, WebP and GIF sizes sit in the first 31 bytes; a JPEG's frame header follows its EXIF and ICC blocks.
+_PREFIXES = (4096, 256 * 1024)
 # What imagesize 1.4.1 raises for a file it recognises but cannot parse (its own ValueErrors, and the
 # struct.error / TypeError of a header cut short where it does not catch them).
 IMAGESIZE_ERRORS: tuple[type[BaseException], ...] = (ValueError, struct.error, TypeError, IndexError)
@@ -27,19 +28,20 @@ IMAGESIZE_ERRORS: tuple[type[BaseException], ...] = (ValueError, struct.error, T
 
 def sd_scripts_size(handle: BinaryIO) -> Size:
     """(width, height) exactly as BaseDataset.get_image_size returns it for this open file; raises what
-    imagesize raises. imagesize is given the file's first bytes, and the whole file only when those were not
-    enough (a read past their end fails as it would at the end of the file, so the answer is the same)."""
+    imagesize raises. imagesize is given the file's first bytes, more of them only when those were not enough,
+    and at last the whole file (a read past their end fails as it would at the end of the file, so the answer
+    is the same as imagesize.get(path))."""
     import imagesize
 
-    handle.seek(0)
-    head = handle.read(_PREFIX)
-    try:
-        width, height = imagesize.get(io.BytesIO(head))
-    except IMAGESIZE_ERRORS:
-        if len(head) < _PREFIX:
-            raise
+    for limit in (*_PREFIXES, None):
         handle.seek(0)
-        width, height = imagesize.get(io.BytesIO(handle.read()))
+        head = handle.read() if limit is None else handle.read(limit)
+        try:
+            width, height = imagesize.get(io.BytesIO(head))
+            break
+        except IMAGESIZE_ERRORS:
+            if limit is None or len(head) < limit:
+                raise
     if width > 0:
         return int(width), int(height)
     return _pillow_size(handle)
