@@ -77,8 +77,8 @@ def length_finding(length: TrainingLength, plans: Sequence[EpochPlan], run: RunO
     if run.max_train_epochs is not None:
         total = f"max_train_epochs = {length.max_train_epochs}: {length.max_train_steps} steps in all"
     else:
-        given = "" if run.max_train_steps is not None else " (sd-scripts' default)"
-        total = f"max_train_steps = {length.max_train_steps}{given}: {length.max_train_epochs} epoch(s)"
+        default = "" if run.max_train_steps is not None else " (sd-scripts' default)"
+        total = f"max_train_steps = {length.max_train_steps}{default}: {length.max_train_epochs} epoch(s)"
     given = run.max_train_epochs is not None or run.max_train_steps is not None
     return info("training-length", "", f"{how} = {length.steps_per_epoch} steps per epoch; {total}",
                 "" if given else "pass --max-train-epochs N (or --max-train-steps N) to see your run's length")
