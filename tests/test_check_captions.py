@@ -74,8 +74,9 @@ def test_caption_fallback_reads_another_file(tmp_path: Path) -> None:
     caption(folder / "face.txt", "someone else\n")
     code, report = run_check(str(tmp_path), "--caption-extension", ".txt")
     found = finding(report, "caption-fallback")
-    assert code == 1
-    assert f"reads {folder / 'face.txt'} instead" in found["message"]
+    assert (code, found["severity"]) == (0, "warning")
+    assert f"face_10_20_30_40.png) are captioned from {folder / 'face.txt'}" in found["message"]
+    assert report["datasets"][0]["subsets"][0]["captioned"] == 2  # sd-scripts reads face.txt for it
 
 
 def test_given_trigger_missing_from_some_captions(tmp_path: Path) -> None:

@@ -57,8 +57,10 @@ def test_tiny_image(tmp_path: Path) -> None:
     code, report = _check(tmp_path, "--resolution", "512")
     found = finding(report, "tiny-image")
     assert (code, found["severity"]) == (0, "warning")
-    assert "small.png is 300x600" in found["message"]
-    assert found["fix"] == "replace it with a larger source (short side >= 512) or remove it"
+    # Bucketing off: one 512x512 bucket; 300x600 is scaled to cover it, width first: 512x1024.
+    assert found["message"] == ("small.png is 300x600: sd-scripts scales it up to 512x1024 to cover its 512x512 bucket "
+                                "(blurry samples)")
+    assert found["fix"] == "replace it with a larger source (at least 512x512), or remove it"
     assert finding(report, "upscaled")["severity"] == "info"
 
 

@@ -21,12 +21,13 @@ from kohya_prep.sdscripts.folders import (
         ("07_x", 7, "x", True),
         (" 4_space", 4, "space", True),
         ("3_", 3, "", True),
+        ("5", 5, "", True),
         ("cat", None, None, False),
         ("2cat", None, None, False),
         ("0_x", 0, "x", False),
         ("-1_x", -1, "x", False),
     ],
-    ids=["plain", "underscore-in-tokens", "leading-zero", "leading-space", "empty-tokens", "no-underscore",
+    ids=["plain", "underscore-in-tokens", "leading-zero", "leading-space", "empty-tokens", "bare-number", "no-underscore",
          "no-number", "zero", "negative"],
 )
 def test_subset_folder_names(name: str, repeats: int | None, tokens: str | None, used: bool) -> None:

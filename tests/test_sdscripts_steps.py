@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from kohya_prep.sdscripts.buckets import BucketSettings
-from kohya_prep.sdscripts.steps import BucketCount, SubsetImages, balance_reg_repeats, plan_epoch, steps_per_epoch, total_steps
+from kohya_prep.sdscripts.steps import (
+    BucketCount,
+    SubsetImages,
+    TrainingLength,
+    balance_reg_repeats,
+    plan_epoch,
+    registered_subsets,
+    steps_per_epoch,
+    total_steps,
+    training_length,
+    training_split,
+)
 
 BUCKETED = BucketSettings(resolution=(512, 512), enable_bucket=True)
 ONE_BUCKET = BucketSettings(resolution=(512, 512))
+SQUARE = (512, 512)
 
 
 def _train(count: int, repeats: int, size: tuple[int, int] = (512, 512), prefix: str = "t") -> SubsetImages:
@@ -111,3 +125,38 @@ def test_datasets_add_batches_before_dividing() -> None:
     # 3 + 3 batches -> ceil(6 / 2) = 3, not ceil(3/2) + ceil(3/2) = 4.
     assert (first.steps_per_epoch, steps_per_epoch([first, second])) == (2, 3)
     assert steps_per_epoch([]) == 0
+
+
+def test_a_later_subset_with_the_same_image_dir_is_skipped() -> None:
+    first = SubsetImages([SQUARE] * 2, 3, paths=["/d/a0.png", "/d/a1.png"], image_dir="/d")
+    again = SubsetImages([SQUARE] * 2, 10, paths=["/d/a0.png", "/d/a1.png"], image_dir="/d")
+    as_reg = SubsetImages([SQUARE] * 2, 1, is_reg=True, paths=["/d/a0.png", "/d/a1.png"], image_dir="/d")
+    assert [reason for _, reason in registered_subsets([first, again, as_reg])] == [None, "duplicate", "duplicate"]
+    plan = plan_epoch([first, again, as_reg], BUCKETED, batch_size=1)
+    assert (plan.num_train_images, plan.reg_samples) == (6, 0)
+
+
+def test_the_same_path_registered_twice_is_one_image_with_the_later_repeats() -> None:
+    # image_dir '/d' and '/d/' are different subsets to sd-scripts but give the same image paths.
+    plan = plan_epoch([SubsetImages([SQUARE], 2, paths=["/d/a.png"], image_dir="/d"),
+                       SubsetImages([SQUARE], 3, paths=["/d/a.png"], image_dir="/d/")], BUCKETED, batch_size=2)
+    assert plan.num_train_images == 5  # counted twice
+    assert [(p.path, p.num_repeats) for p in plan.placements] == [("/d/a.png", 3)]
+    assert plan.batches_per_epoch == 2  # ceil(3 / 2): the bucket holds the registered image's repeats
+
+
+def test_training_length() -> None:
+    assert training_length(5, max_train_epochs=7) == TrainingLength(5, 7, 35)
+    assert training_length(13) == TrainingLength(13, 124, 1600)  # sd-scripts' default --max_train_steps
+    assert training_length(0, max_train_steps=10) == TrainingLength(0, 10, 10)
+
+
+def test_training_split_is_seeded_like_sd_scripts() -> None:
+    pairs = [(f"/d/x{i}.png", SQUARE) for i in range(9)]
+    kept = training_split(pairs, 0.3, 42)
+    assert len(kept) == 7  # ceil(9 * 0.7)
+    shuffled = list(pairs)
+    random.seed(42)  # split_train_val: random.seed(validation_seed); random.shuffle(...)
+    random.shuffle(shuffled)
+    assert kept == shuffled[:7]
+    assert training_split(pairs, 0.0, None) == pairs

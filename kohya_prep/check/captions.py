@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from kohya_prep.check.files import describe_entry
 from kohya_prep.check.findings import Finding, error, info, warning
 from kohya_prep.check.layout import few
 from kohya_prep.check.scan import ImageFile, ScannedSubset
@@ -43,7 +45,7 @@ def caption_file_findings(subset: ScannedSubset) -> list[Finding]:
     """Missing, mislabelled, empty, non-UTF-8, multi-line and BOM captions in one subset."""
     config = subset.config
     found: list[Finding] = []
-    missing = [image for image in subset.images if image.caption is None]
+    missing = [image for image in subset.images if image.caption is None and image.entry == "file"]
     elsewhere = [image for image in missing if image.other_captions]
     if elsewhere:
         ext = elsewhere[0].other_captions[0].suffix
@@ -53,7 +55,8 @@ def caption_file_findings(subset: ScannedSubset) -> list[Finding]:
                            "ignore them and log 'No caption file found'",
                            f'set caption_extension = "{ext}" in the dataset config (or --caption_extension {ext})'))
     found.extend(_missing(config.image_dir, [i for i in missing if not i.other_captions], config.class_tokens, config.is_reg))
-    found.extend(_fallback_hits(missing))
+    found.extend(_fallback_hits(subset))
+    found.extend(_caption_entries(subset))
     for image in subset.images:
         if image.caption is not None:
             found.extend(_one_caption(image, config.enable_wildcard))
@@ -71,12 +74,38 @@ def _missing(folder: object, images: Sequence[ImageFile], class_tokens: str | No
                     "write a one-line caption next to each image (<image stem> + caption extension)")]
 
 
-def _fallback_hits(missing: Sequence[ImageFile]) -> list[Finding]:
-    return [error("caption-fallback", image.path,
-                  f"{image.path.name} has no caption, so sd-scripts' underscore fallback reads {image.fallback_caption} "
-                  "instead (a caption meant for another file)",
-                  f"write {image.path.stem} + caption extension next to the image, or rename it with fewer underscores")
-            for image in missing if image.fallback_caption is not None]
+def _fallback_hits(subset: ScannedSubset) -> list[Finding]:
+    """Images captioned by read_caption's fallback: the path without its last four '_' pieces, plus the extension."""
+    hits = [image for image in subset.images if image.caption is not None and image.caption.fallback]
+    by_file: dict[Path, list[ImageFile]] = {}
+    for image in hits:
+        assert image.caption is not None
+        by_file.setdefault(image.caption.path, []).append(image)
+    ext = subset.config.caption_extension
+    return [warning("caption-fallback", images[0].path.parent,
+                    f"{len(images)} image(s) without their own {ext} caption ({few([i.path for i in images])}) are "
+                    f"captioned from {caption}: sd-scripts' face-crop fallback drops the last four '_'-separated pieces "
+                    "of the image path (folders included) and reads that file instead",
+                    f"write <image stem>{ext} next to each image, or rename so the path has fewer underscores")
+            for caption, images in by_file.items()]
+
+
+def _caption_entries(subset: ScannedSubset) -> list[Finding]:
+    """Caption files that are not readable files: passed over by os.path.isfile, or opened and failing."""
+    found = []
+    for image in subset.images:
+        if image.caption_problem is None or image.caption_problem[1] == "vanished":
+            continue
+        path, kind, opened = image.caption_problem
+        if opened:
+            found.append(error("caption-unreadable", path, f"{path.name} is {describe_entry(kind)}: sd-scripts opens it "
+                               "and crashes", "make the caption readable (chmod a+r), or delete it"))
+        else:
+            trains_on = f"the class tokens '{subset.config.class_tokens}'" if subset.config.class_tokens else "an empty caption"
+            found.append(warning("caption-not-a-file", path, f"{path.name} is {describe_entry(kind)}: sd-scripts' "
+                                 f"os.path.isfile passes over it, so {image.path.name} trains on {trains_on}",
+                                 "replace it with a real caption file, or delete it"))
+    return found
 
 
 def _one_caption(image: ImageFile, enable_wildcard: bool) -> list[Finding]:
@@ -107,6 +136,8 @@ def effective_captions(subset: ScannedSubset) -> list[tuple[ImageFile, str]]:
     """What each loadable image trains on: its caption's first line, or the class tokens, or ''."""
     out = []
     for image in subset.images:
+        if image.entry != "file":  # not an image at all: reported by images.py, sd-scripts crashes before training
+            continue
         if image.caption is None:
             out.append((image, subset.config.class_tokens or ""))
             continue

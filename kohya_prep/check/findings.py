@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kohya_prep.sdscripts.steps import EpochPlan
+from kohya_prep.check.inputs import RunOptions
+from kohya_prep.sdscripts.steps import EpochPlan, TrainingLength
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
@@ -51,13 +52,41 @@ class SubsetSummary:
 
 
 @dataclass(frozen=True)
+class DroppedSubset:
+    """A subset sd-scripts skips (DreamBoothDataset.__init__), and why: num_repeats, duplicate or no_images."""
+
+    image_dir: str
+    num_repeats: int
+    is_reg: bool
+    reason: str
+    images: int
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """One image in the epoch: its size as sd-scripts reads it, its bucket and repeats (0: a reg image never used)."""
+
+    path: str
+    size: tuple[int, int]
+    bucket: tuple[int, int]
+    num_repeats: int
+    is_reg: bool
+    upscaled: bool
+    caption: str | None  # the caption file sd-scripts reads for it, if any
+
+
+@dataclass(frozen=True)
 class DatasetSummary:
-    """One dataset (one [[datasets]] table, or the folders): its subsets and its epoch."""
+    """One dataset (one [[datasets]] table, or the folders): the subsets sd-scripts registers, those it skips,
+    and its epoch."""
 
     subsets: tuple[SubsetSummary, ...]
     plan: EpochPlan
     resolution: tuple[int, int]
     enable_bucket: bool
+    dropped: tuple[DroppedSubset, ...] = ()
+    images: tuple[ImageSummary, ...] = ()
+    bucket_no_upscale: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,8 @@ class Report:
     target: str
     findings: tuple[Finding, ...]
     datasets: tuple[DatasetSummary, ...] = field(default_factory=tuple)
+    length: TrainingLength | None = None  # the whole run: all datasets share one dataloader
+    run: RunOptions = field(default_factory=RunOptions)
 
     @property
     def errors(self) -> tuple[Finding, ...]:

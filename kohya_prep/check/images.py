@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kohya_prep.check.files import describe_entry
 from kohya_prep.check.findings import Finding, error, info, warning
 from kohya_prep.check.scan import HASH_SIDE, ImageFile, ScannedSubset
 from kohya_prep.sdscripts.folders import cache_owner_stems, stem_trips_caption_fallback
@@ -15,41 +16,70 @@ FLIP_SUFFIXES = ("-flip", "_flip", "-flipped", "_flipped")  # mirrored copies, k
 LOOK_ALIKE_BITS = 10  # of the 256 dHash bits, that may differ for two images to look alike
 
 
-def image_findings(subset: ScannedSubset, min_side: int) -> list[Finding]:
+def image_findings(subset: ScannedSubset) -> list[Finding]:
     """Per-image problems in one subset."""
     found: list[Finding] = []
     for image in subset.images:
-        found.extend(_one_image(image, min_side))
+        found.extend(_one_image(image))
     found.extend(_stale_caches(subset))
     return found
 
 
-def _one_image(image: ImageFile, min_side: int) -> list[Finding]:
-    found = []
+# What sd-scripts does with an entry glob lists as an image that is not a readable file.
+_FATE = {
+    "fifo": "sd-scripts hangs for good reading its size (a FIFO blocks until something writes to it)",
+    "dir": "sd-scripts crashes reading its size (IsADirectoryError)",
+    "socket": "sd-scripts crashes opening it (OSError: No such device or address)",
+    "device": "sd-scripts reads no image from it and crashes or hangs",
+    "dangling": "sd-scripts crashes opening it (FileNotFoundError)",
+    "loop": "sd-scripts crashes opening it (OSError: Too many levels of symbolic links)",
+    "denied": "sd-scripts crashes opening it (PermissionError)",
+    "error": "sd-scripts crashes opening it",
+}
+
+
+def _one_image(image: ImageFile) -> list[Finding]:
     path = image.path
-    if image.truncated:
-        found.append(error("truncated-image", path, f"{path.name} ends before its {image.kind} end marker (a cut-off "
-                           "download or copy): sd-scripts stops with 'image file is truncated' when it loads it",
-                           "re-export or re-copy the image from its source, or delete it"))
-    elif image.size is None:
-        found.append(error("unreadable-image", path, f"{path.name} cannot be read as an image: sd-scripts will crash "
-                           "loading it", "re-export it as PNG, or delete it"))
+    if image.entry == "vanished":
+        return []  # layout.vanished_findings reports it with the rest of the race
+    if image.entry != "file":
+        return [error("not-an-image-file", path, f"{path.name} is {describe_entry(image.entry)}, but sd-scripts' glob "
+                      f"lists it as an image by its name: {_FATE[image.entry]}",
+                      "move it out of the subset folder (or make it a real image file)")]
+    found = _readability(image)
     expected = _SUFFIX_KIND.get(path.suffix.lower())
     if image.kind is not None and expected is not None and image.kind != expected:
         found.append(warning("extension-mismatch", path, f"{path.name} is a {image.kind.upper()} file named {path.suffix}",
                              f"rename it to {path.stem}.{'jpg' if image.kind == 'jpeg' else image.kind} (or re-save as "
                              f"{expected.upper()})"))
-    if image.size is not None and min(image.size) < min_side:
-        width, height = image.size
-        found.append(warning("tiny-image", path, f"{path.name} is {width}x{height}: its short side is below the "
-                             f"training resolution {min_side}, so sd-scripts upscales it (blurry samples)",
-                             f"replace it with a larger source (short side >= {min_side}) or remove it"))
+    if image.true_size is not None and image.size is not None:
+        (w, h), (tw, th) = image.size, image.true_size
+        found.append(warning("webp-size-off-by-one", path, f"{path.name} is {tw}x{th}, but sd-scripts reads {w}x{h}: "
+                             "the imagesize package it uses (1.4.1) reads an extended (VP8X) WebP header one pixel "
+                             "short on each side, so the image is bucketed (and with bucket_no_upscale cropped) as if it "
+                             "were that size", "re-save it as PNG, or as a WebP without alpha or metadata (plain VP8/VP8L)"))
     if stem_trips_caption_fallback(path.stem):
         found.append(warning("underscore-stem", path, f"'{path.stem}' has {path.stem.count('_')} underscores: sd-scripts'"
                              " face-crop caption fallback and face_crop_aug_range read such names as "
                              "name_x_y_w_h", f"rename it with fewer than 4 underscores, e.g. {path.stem.replace('_', '-')}"
                              f"{path.suffix}"))
     return found
+
+
+def _readability(image: ImageFile) -> list[Finding]:
+    path = image.path
+    if image.truncated:
+        return [error("truncated-image", path, f"{path.name} ends before its {image.kind} end marker (a cut-off "
+                      "download or copy): sd-scripts stops with 'image file is truncated' when it loads it",
+                      "re-export or re-copy the image from its source, or delete it")]
+    if image.size_error is not None:
+        return [error("unreadable-image", path, f"sd-scripts cannot read the size of {path.name}: the imagesize "
+                      f"package stops with '{image.size_error}', which sd-scripts does not catch",
+                      "re-export it as PNG, or delete it")]
+    if image.size is None or not image.decodes:
+        return [error("unreadable-image", path, f"{path.name} cannot be read as an image: sd-scripts will crash "
+                      "loading it", "re-export it as PNG, or delete it")]
+    return []
 
 
 def _stale_caches(subset: ScannedSubset) -> list[Finding]:

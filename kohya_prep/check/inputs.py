@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kohya_prep.check.findings import Finding
 from kohya_prep.sdscripts.buckets import BucketSettings
+
+if TYPE_CHECKING:  # findings.py imports RunOptions from here
+    from kohya_prep.check.files import FileKind
+    from kohya_prep.check.findings import Finding
 
 DEFAULT_CAPTION_EXTENSION = ".caption"  # library/train_util.py: add_dataset_arguments' default
 DEFAULT_RESOLUTION = 512
@@ -14,16 +18,29 @@ DEFAULT_RESOLUTION = 512
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """The command line, as given: None where the user did not say."""
+    """The command line, as given: None where the user did not say.
+
+    With a dataset config these are sd-scripts' command-line options, the last fallback after subset, dataset and
+    [general] (library/config_util.py: BlueprintGenerator.generate); for folders and specs they are the settings.
+    """
 
     path: Path | None
     dataset_config: Path | None = None
     caption_extension: str | None = None
-    resolution: int | None = None
+    resolution: int | tuple[int, int] | None = None  # 512, or (width, height)
     batch_size: int | None = None
     trigger: str | None = None
     duplicates: bool = True
-    reg_data_dir: Path | None = None  # a reg_data_dir beside PATH (train-config --reg-dir), as sd-scripts' --reg_data_dir
+    reg_dir: Path | None = None  # reg_data_dir beside PATH (train_data_dir)
+    enable_bucket: bool | None = None
+    min_bucket_reso: int | None = None
+    max_bucket_reso: int | None = None
+    bucket_reso_steps: int | None = None
+    bucket_no_upscale: bool | None = None
+    gradient_accumulation_steps: int = 1
+    num_processes: int = 1
+    max_train_epochs: int | None = None
+    max_train_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class SubsetConfig:
     class_tokens: str | None
     is_reg: bool
     caption_extension: str
+    image_dir_text: str = ""  # image_dir as sd-scripts gets it (a dataset config's string); "" = str(image_dir)
     shuffle_caption: bool = False
     keep_tokens: int = 0
     keep_tokens_separator: str = ""
@@ -55,6 +73,8 @@ class DatasetConfig:
     subsets: tuple[SubsetConfig, ...]
     bucket: BucketSettings
     batch_size: int
+    validation_split: float = 0.0
+    validation_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,9 +83,10 @@ class RootListing:
 
     path: Path
     is_reg: bool
-    dir_names: tuple[str, ...]
+    dir_names: tuple[str, ...]  # in the file system's own order, as Path.iterdir() gives them to sd-scripts
     dir_image_counts: tuple[int, ...]  # image-like files directly in each folder, same order
     image_names: tuple[str, ...]  # image-like files directly in the root (sd-scripts ignores them)
+    broken: tuple[tuple[str, FileKind], ...] = ()  # (name, kind) of symlinks is_dir() passes over: loops, dangling
 
 
 @dataclass(frozen=True)
@@ -79,3 +100,14 @@ class CheckInputs:
     trigger_given: bool
     duplicates: bool
     notes: tuple[Finding, ...]
+    run: RunOptions = field(default_factory=lambda: RunOptions())
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the datasets are trained: what turns batches into optimizer steps (train_network.py)."""
+
+    gradient_accumulation_steps: int = 1
+    num_processes: int = 1
+    max_train_epochs: int | None = None
+    max_train_steps: int | None = None

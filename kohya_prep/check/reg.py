@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from kohya_prep.check.findings import Finding, info, warning
 from kohya_prep.check.layout import few
 from kohya_prep.sdscripts.steps import EpochPlan
@@ -22,6 +24,13 @@ def reg_findings(plan: EpochPlan, label: str) -> list[Finding]:
                              f"{len(reg) - len(plan.reg_unused)} in folder and name order, every epoch): {few(plan.reg_unused)}",
                              "remove the unused ones, or pick the reg subset you want deliberately (sd-scripts will not "
                              "sample it); more training repeats also use more reg images"))
+    order = list(dict.fromkeys(str(PurePath(p.path).parent) for p in reg))
+    if len(order) > 1 and (plan.reg_unused or plan.reg_extra_repeats):
+        found.append(info("reg-order", label, "sd-scripts fills reg samples subset by subset in the order the file "
+                          "system lists the folders (Path.iterdir(), not sorted), here "
+                          f"{', '.join(PurePath(o).name for o in order)}: which reg images are used (and so the buckets "
+                          "and batches) can differ on another disk or machine", "keep one reg folder, or give each "
+                          "reg folder a share you are happy to lose"))
     if plan.reg_extra_repeats:
         most = max(p.num_repeats for p in reg)
         found.append(info("reg-repeated", label,

@@ -1,9 +1,14 @@
 """Read a subset folder as sd-scripts will: the only module of the check that touches image and caption files.
 
-Speed: image sizes come from headers (Pillow opens lazily), never from decoded pixels. A truncated file is
-caught from its last bytes: a PNG must end with its IEND chunk, a JPEG must hold the EOI marker (FF D9) in
-its last 32 bytes (FF is byte-stuffed inside JPEG data, so FF D9 marks only the end), a WebP's or BMP's size
-field must not exceed the file. Pixels are decoded only for the duplicate scan (a 64-bit dHash per image).
+sd-scripts lists a subset with glob (library/train_util.py: glob_images), which matches names, not files: a
+folder, a FIFO or a dangling symlink named `x.png` is listed as an image too, and sd-scripts then hangs or crashes
+reading its size. Such entries are kept, with what they are, and never opened (files.py).
+
+Sizes are read as sd-scripts reads them (sdscripts/images.py: imagesize 1.4.1, Pillow when it gives up). A
+truncated file is caught from its last bytes: a PNG must end with its IEND chunk, a JPEG must hold the EOI marker
+(FF D9) in its last 32 bytes (FF is byte-stuffed inside JPEG data, so FF D9 marks only the end), a WebP's or
+BMP's size field must not exceed the file. Pixels are decoded only for the duplicate scan (a dHash per image).
+A file that disappears while it is read (a rebuild swapping the tree) is recorded as vanished, never raised.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
+from kohya_prep.check.files import FileKind, NotReadable, error_kind, kind_of, open_regular, read_regular
 from kohya_prep.check.inputs import SubsetConfig
 from kohya_prep.sdscripts.buckets import Size
-from kohya_prep.sdscripts.folders import IMAGE_EXTENSIONS, caption_fallback_stem, is_cache_file, is_loaded_image
+from kohya_prep.sdscripts.folders import IMAGE_EXTENSIONS, caption_candidates, is_cache_file, is_loaded_image
+from kohya_prep.sdscripts.images import IMAGESIZE_ERRORS, sd_scripts_size, vp8x_size
 
 # Formats people keep next to their images that sd-scripts does not glob.
 OTHER_IMAGE_SUFFIXES = (".gif", ".tif", ".tiff", ".avif", ".jxl", ".heic", ".heif", ".jfif")
@@ -34,22 +42,30 @@ class CaptionFile:
 
     path: Path
     data: bytes
+    fallback: bool = False  # found by read_caption's underscore fallback, not as <stem><caption_extension>
 
 
 @dataclass(frozen=True)
 class ImageFile:
-    """One image sd-scripts will load, with what its header and its caption files say."""
+    """One entry sd-scripts will list as an image, with what its header and its caption files say."""
 
     path: Path
-    size: Size | None  # None: the header cannot be read
+    size: Size | None  # as sd-scripts reads it; None: sd-scripts cannot (see problem)
     kind: str | None  # format sniffed from the first bytes: png, jpeg, webp, bmp, gif, tiff
     truncated: bool
     mtime: float
-    caption: CaptionFile | None  # <stem><caption_extension>
+    caption: CaptionFile | None  # what read_caption reads: <stem><caption_extension>, or the fallback's file
     other_captions: tuple[Path, ...]  # <stem>.txt / .caption / ... under another extension
-    fallback_caption: Path | None  # what the underscore fallback would read instead, when it exists
+    entry: FileKind = "file"  # anything else is listed by glob but cannot be read as an image
+    size_error: str | None = None  # what imagesize stopped with (sd-scripts does not catch it)
+    decodes: bool = True  # Pillow can open it (sd-scripts loads every image with Pillow)
+    true_size: Size | None = None  # a VP8X WebP's real size, when sd-scripts' reading differs from it
+    # A caption candidate that exists but is not a readable file, and whether sd-scripts opens it anyway (then a
+    # failed read crashes it) or passes over it (os.path.isfile is False: a FIFO, a broken link, a folder).
+    caption_problem: tuple[Path, FileKind, bool] | None = None
     dhash: int | None = None  # duplicate scan only: 256-bit difference hash of the trimmed picture
     digest: str | None = None  # duplicate scan only: SHA-1 of the file's bytes
+    key: str = ""  # the path string sd-scripts uses (image_dir as written, joined with the name)
 
 
 @dataclass(frozen=True)
@@ -62,40 +78,136 @@ class ScannedSubset:
     skipped: tuple[Path, ...]  # image files sd-scripts will not find (wrong case, other formats, dotfiles)
     subfolders: tuple[tuple[Path, int], ...]  # folders inside, with their image count (not read: not recursive)
     caches: tuple[tuple[Path, float], ...]  # sd-scripts' cache files and their mtimes
+    vanished: tuple[Path, ...] = ()  # entries that disappeared while they were read
+    kind: FileKind = "dir"  # what image_dir is, when it is not a folder
 
 
 def scan_subset(config: SubsetConfig, duplicates: bool) -> ScannedSubset:
     """List one image_dir and read each image's header, end bytes and caption."""
     folder = config.image_dir
-    if not folder.is_dir():
-        return ScannedSubset(config, False, (), (), (), ())
-    files: dict[str, os.DirEntry[str]] = {}
-    subfolders = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir():
-                subfolders.append((Path(entry.path), _count_images(entry.path)))
-            else:
-                files[entry.name] = entry
-    images, skipped, caches = [], [], []
-    for name in sorted(files):
-        if is_cache_file(name):
-            caches.append((folder / name, files[name].stat().st_mtime))
-        elif is_image_like(name):
-            if is_loaded_image(name):
-                images.append(_scan_image(folder / name, files[name], files, config))
-            else:
-                skipped.append(folder / name)
+    kind = kind_of(folder)
+    if kind != "dir":
+        return ScannedSubset(config, False, (), (), (), (), kind=kind)
+    try:
+        entries = _list(folder)
+    except OSError as err:
+        return ScannedSubset(config, False, (), (), (), (), kind=error_kind(err))
+    images, skipped, caches, subfolders, vanished = [], [], [], [], []
+    glob_dir = _glob_dir(config)
+    for name in sorted(entries):
+        path = folder / name
+        if is_loaded_image(name):
+            images.append(_scan_image(path, os.path.join(glob_dir, name), entries, config))
+        elif is_cache_file(name):
+            mtime = _mtime(path)
+            if mtime is not None:
+                caches.append((path, mtime))
+        elif is_image_like(name) and entries[name] != "dir":
+            skipped.append(path)
+        elif entries[name] == "dir":
+            subfolders.append((path, _count_images(path)))
+    vanished = [image.path for image in images if image.entry == "vanished"]
     if duplicates:
         images = _with_dhashes(images)
-    return ScannedSubset(config, True, tuple(images), tuple(skipped), tuple(sorted(subfolders)), tuple(caches))
+    return ScannedSubset(config, True, tuple(images), tuple(skipped), tuple(subfolders), tuple(caches), tuple(vanished))
+
+
+def _glob_dir(config: SubsetConfig) -> str:
+    """The folder part of the paths glob returns for image_dir as written (os.path.join, then glob's split)."""
+    written = config.image_dir_text or str(config.image_dir)
+    return os.path.split(os.path.join(written, "*"))[0]
+
+
+def _list(folder: Path) -> dict[str, FileKind]:
+    """Names in the folder with their kind, following symlinks; an entry that vanishes is 'vanished'."""
+    with os.scandir(folder) as it:
+        names = [entry.name for entry in it]
+    return {name: kind_of(folder / name) for name in names}
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def _count_images(folder: Path) -> int:
+    try:
+        with os.scandir(folder) as entries:
+            return sum(1 for e in entries if is_image_like(e.name))
+    except OSError:
+        return 0
+
+
+def _scan_image(path: Path, key: str, names: dict[str, FileKind], config: SubsetConfig) -> ImageFile:
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    caption, caption_problem = _read_caption(key, config.caption_extension, names)
+    others = tuple(path.parent / (stem + ext) for ext in CAPTION_SUFFIXES
+                   if ext != config.caption_extension and names.get(stem + ext) == "file")
+    base = ImageFile(path, None, None, False, 0.0, caption, others, caption_problem=caption_problem, key=key)
+    if names[path.name] != "file":
+        return replace(base, entry=names[path.name], decodes=False)
+    try:
+        with open_regular(path) as handle:
+            return _read_image(handle, base)
+    except OSError as err:
+        return replace(base, entry=error_kind(err, path), decodes=False)
+
+
+def _read_caption(key: str, caption_extension: str, names: dict[str, FileKind]
+                  ) -> tuple[CaptionFile | None, tuple[Path, FileKind, bool] | None]:
+    """read_caption: the first candidate that os.path.isfile accepts is read (a FIFO or a broken link is passed
+    over, as sd-scripts passes over it); the primary's kind comes from the folder listing when it lies there."""
+    primary, fallback = caption_candidates(key, caption_extension)
+    same_folder = os.path.dirname(primary) == os.path.dirname(key)
+    # Not in the listing: no such file ("vanished" is never reported for a primary caption).
+    primary_kind = names.get(os.path.basename(primary), "vanished") if same_folder else kind_of(primary)
+    problem = (Path(primary), primary_kind, False) if primary_kind not in ("file", "vanished") else None
+    candidates = [(primary, primary_kind == "file"), (fallback, fallback != primary and os.path.isfile(fallback))]
+    for index, (candidate, is_file) in enumerate(candidates):
+        if is_file:
+            try:
+                return CaptionFile(Path(candidate), read_regular(candidate), fallback=index == 1), problem
+            except NotReadable as err:
+                return None, (Path(candidate), err.kind, True)
+    return None, problem
+
+
+def _read_image(handle: BinaryIO, base: ImageFile) -> ImageFile:
+    from PIL import Image
+
+    head = handle.read(_TAIL)
+    file_size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, file_size - _TAIL))
+    tail = handle.read(_TAIL)
+    kind = sniff_format(head)
+    size: Size | None = None
+    size_error = None
+    try:
+        size = sd_scripts_size(handle)
+    except IMAGESIZE_ERRORS as err:
+        size_error = f"{type(err).__name__}: {err}"
+    if size is not None and (size[0] <= 0 or size[1] <= 0):
+        size = None  # (0, 0) from get_image_size: sd-scripts divides by the height and crashes
+    handle.seek(0)
+    decodes = True
+    try:
+        with Image.open(handle):
+            pass
+    except (OSError, ValueError, Image.DecompressionBombError):
+        decodes = False
+    true = vp8x_size(head[:30]) if kind == "webp" else None
+    return replace(base, size=size, kind=kind, truncated=is_truncated(kind, head, tail, file_size),
+                   mtime=os.fstat(handle.fileno()).st_mtime, size_error=size_error, decodes=decodes,
+                   true_size=true if true is not None and true != size else None)
 
 
 def _with_dhashes(images: list[ImageFile]) -> list[ImageFile]:
     """Decode for the perceptual hash in threads: Pillow releases the GIL while it decodes."""
     from concurrent.futures import ThreadPoolExecutor
 
-    readable = [image for image in images if image.size is not None and not image.truncated]
+    readable = [image for image in images if image.size is not None and image.decodes and not image.truncated]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         hashes = dict(zip((str(i.path) for i in readable), pool.map(_hash_file, [i.path for i in readable]), strict=True))
     return [replace(image, dhash=hashes.get(str(image.path), (None, None))[0],
@@ -108,38 +220,16 @@ def _hash_file(path: Path) -> tuple[int | None, str | None]:
 
     from PIL import Image
 
-    data = path.read_bytes()
+    try:
+        data = read_regular(path)
+    except OSError:  # gone or swapped since its header was read: nothing to compare
+        return None, None
     digest = hashlib.sha1(data).hexdigest()
     try:
         with Image.open(io.BytesIO(data)) as image:
             return dhash_of(image), digest
     except (OSError, ValueError, Image.DecompressionBombError):
         return None, digest
-
-
-def _count_images(folder: str) -> int:
-    with os.scandir(folder) as entries:
-        return sum(1 for e in entries if is_image_like(e.name))
-
-
-def _scan_image(path: Path, entry: os.DirEntry[str], names: dict[str, os.DirEntry[str]], config: SubsetConfig) -> ImageFile:
-    stem = path.name[: -len(path.suffix)]
-    caption_name = stem + config.caption_extension
-    caption = CaptionFile(path.parent / caption_name, _read(path.parent / caption_name)) if caption_name in names else None
-    others = tuple(path.parent / (stem + ext) for ext in CAPTION_SUFFIXES
-                   if ext != config.caption_extension and stem + ext in names)
-    fallback = None
-    if caption is None:
-        fallback_stem = caption_fallback_stem(str(path))
-        if fallback_stem is not None and os.path.isfile(fallback_stem + config.caption_extension):
-            fallback = Path(fallback_stem + config.caption_extension)
-    size, kind, truncated = _read_image(path)
-    return ImageFile(path, size, kind, truncated, entry.stat().st_mtime, caption, others, fallback)
-
-
-def _read(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -170,25 +260,6 @@ def is_truncated(kind: str | None, head: bytes, tail: bytes, file_size: int) -> 
     if kind == "bmp":
         return int.from_bytes(head[2:6], "little") > file_size
     return False
-
-
-def _read_image(path: Path) -> tuple[Size | None, str | None, bool]:
-    from PIL import Image
-
-    with open(path, "rb") as handle:
-        head = handle.read(_TAIL)
-        file_size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, file_size - _TAIL))
-        tail = handle.read(_TAIL)
-        kind = sniff_format(head)
-        truncated = is_truncated(kind, head, tail, file_size)
-        handle.seek(0)
-        try:
-            with Image.open(handle) as image:
-                size = image.size
-        except (OSError, ValueError, Image.DecompressionBombError):
-            return None, kind, truncated
-    return (int(size[0]), int(size[1])), kind, truncated
 
 
 HASH_SIDE = 16  # a 16x16 difference hash: 256 bits

@@ -1,12 +1,15 @@
-"""Resolve PATH and the options into what to check: folders (sd-scripts' folder convention), a dataset
-spec of ours, or sd-scripts' dataset TOML. Reads configs and lists folders; scanning images is scan.py's job."""
+"""Resolve PATH and the options into what to check: folders (sd-scripts' folder convention), a dataset spec of
+ours, or sd-scripts' dataset config (config.py). Reads configs and lists folders; scanning images is scan.py's job.
+
+`resolve(CheckOptions) -> CheckInputs` is the public entry point (train-config reads datasets through it too).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
+from kohya_prep.check.files import FileKind, describe_entry, is_dir, kind_of
 from kohya_prep.check.findings import Finding, error, info, warning
 from kohya_prep.check.inputs import (
     DEFAULT_CAPTION_EXTENSION,
@@ -15,6 +18,7 @@ from kohya_prep.check.inputs import (
     CheckOptions,
     DatasetConfig,
     RootListing,
+    RunOptions,
     SubsetConfig,
 )
 from kohya_prep.check.scan import is_image_like
@@ -24,10 +28,10 @@ from kohya_prep.sdscripts.buckets import (
     DEFAULT_MAX_BUCKET_RESO,
     DEFAULT_MIN_BUCKET_RESO,
     BucketSettings,
+    Size,
 )
-from kohya_prep.sdscripts.folders import parse_subset_dir_name
+from kohya_prep.sdscripts.folders import dotted_caption_extension, parse_subset_dir_name
 
-CONFIG_TOP_KEYS = ("general", "datasets")
 # Folders a kohya-prep build (train/, reg/) or the kohya_ss GUI's folder preparation (img/, reg/) lays out.
 TRAIN_ROOT_NAMES = ("train", "img")
 
@@ -35,39 +39,64 @@ TRAIN_ROOT_NAMES = ("train", "img")
 def resolve(options: CheckOptions) -> CheckInputs:
     """Turn PATH / --dataset-config into datasets to scan; raises CheckError when there is nothing to read."""
     if options.dataset_config is not None:
+        from kohya_prep.check.config import from_dataset_config
+
         notes = []
         if options.path is not None:
             notes.append(info("path-ignored", options.path,
                               "sd-scripts ignores --train_data_dir and --reg_data_dir when --dataset_config is given, "
                               "so only the dataset config was checked"))
-        return _from_dataset_config(options.dataset_config, options, notes)
+        return from_dataset_config(options.dataset_config, options, notes)
     path = options.path
     if path is None:
         raise CheckError("give a PATH (a train_data_dir, a subset folder or a dataset spec) or --dataset-config TOML.")
-    if not path.exists():
-        raise CheckError(f"{path} does not exist; give a train_data_dir, a subset folder or a dataset spec (.toml).")
-    if path.is_file():
+    kind = kind_of(path)
+    if kind == "file":
         return _from_toml_file(path, options)
+    if kind != "dir":
+        what = "does not exist" if kind == "vanished" else f"is {describe_entry(kind)}"
+        raise CheckError(f"{path} {what}; give a train_data_dir, a subset folder or a dataset spec (.toml).")
     return _from_folder(path, options)
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
-    import toml  # library/config_util.py: load_user_config parses with this package
+def run_options(options: CheckOptions) -> RunOptions:
+    return RunOptions(options.gradient_accumulation_steps, options.num_processes, options.max_train_epochs,
+                      options.max_train_steps)
 
-    try:
-        return toml.load(str(path))
-    except (toml.TomlDecodeError, UnicodeDecodeError) as err:
-        raise CheckError(f"{path} is not valid TOML ({err}); sd-scripts would stop on it too.") from err
+
+def resolution_of(value: int | tuple[int, int] | list[int]) -> Size:
+    """512 -> (512, 512); (768, 512) stays (width, height)."""
+    if isinstance(value, int):
+        return value, value
+    return int(value[0]), int(value[1])
+
+
+def bucket_settings(options: CheckOptions, resolution: Size, enable_bucket: bool = False) -> BucketSettings:
+    """Bucket settings for folders and specs: the options where given, else sd-scripts' argparse defaults."""
+    return BucketSettings(
+        resolution,
+        enable_bucket=enable_bucket if options.enable_bucket is None else options.enable_bucket,
+        min_bucket_reso=_given(options.min_bucket_reso, DEFAULT_MIN_BUCKET_RESO),
+        max_bucket_reso=_given(options.max_bucket_reso, DEFAULT_MAX_BUCKET_RESO),
+        bucket_reso_steps=_given(options.bucket_reso_steps, DEFAULT_BUCKET_RESO_STEPS),
+        bucket_no_upscale=bool(options.bucket_no_upscale),
+    )
+
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _from_toml_file(path: Path, options: CheckOptions) -> CheckInputs:
+    from kohya_prep.check.config import from_dataset_config, sniff_toml
+
     if path.suffix.lower() != ".toml":
         raise CheckError(f"{path} is a file; give a train_data_dir folder, a dataset spec (.toml) or --dataset-config.")
-    data = _load_toml(path)
-    if "dataset" in data:
+    tables = sniff_toml(path)
+    if "dataset" in tables:
         return _from_spec(path, options)
-    if "datasets" in data or "general" in data:
-        return _from_dataset_config(path, options, [])
+    if "datasets" in tables or "general" in tables:
+        return from_dataset_config(path, options, [])
     raise CheckError(f"{path} has neither a [dataset] table (a kohya-prep spec) nor [[datasets]] (an sd-scripts dataset config).")
 
 
@@ -75,18 +104,20 @@ def _from_spec(path: Path, options: CheckOptions) -> CheckInputs:
     from kohya_prep.spec import load_spec
 
     spec = load_spec(path)
-    if not spec.train_data_dir.is_dir():
+    if not is_dir(spec.train_data_dir):
         raise CheckError(f"{spec.train_data_dir} does not exist yet; run `kohya-prep dataset build {path}` first.")
     roots = [list_root(spec.train_data_dir, is_reg=False)]
-    if spec.reg_data_dir.is_dir():
-        roots.append(list_root(spec.reg_data_dir, is_reg=True))
-    enable_bucket = bool(spec.train.get("enable_bucket", False))
-    resolution = options.resolution or spec.resolution
-    settings = BucketSettings((resolution, resolution), enable_bucket=enable_bucket)
-    caption_extension = _dotted(options.caption_extension or ".txt")
+    reg_dir = options.reg_dir or spec.reg_data_dir
+    if is_dir(reg_dir):
+        roots.append(list_root(reg_dir, is_reg=True))
+    resolution = resolution_of(options.resolution or spec.resolution)
+    settings = bucket_settings(options, resolution, bool(spec.train.get("enable_bucket", False)))
+    caption_extension = dotted_caption_extension(options.caption_extension or ".txt")
     dataset = _folder_dataset(roots, caption_extension, settings, options.batch_size or 1)
     trigger = options.trigger or spec.trigger
-    return CheckInputs(str(path), (dataset,), tuple(roots), trigger, True, options.duplicates, ())
+    notes = _build_running(spec.root)
+    return CheckInputs(str(path), (dataset,), tuple(roots), trigger, True, options.duplicates, tuple(notes),
+                       run_options(options))
 
 
 def _from_folder(path: Path, options: CheckOptions) -> CheckInputs:
@@ -94,29 +125,32 @@ def _from_folder(path: Path, options: CheckOptions) -> CheckInputs:
     listing = list_root(path, is_reg=False)
     roots = [listing]
     if not _has_subsets(listing):
-        roots, notes = _guess_roots(path, listing)
-    if options.reg_data_dir is not None:  # given explicitly: it replaces a guessed reg/
-        roots = [root for root in roots if not root.is_reg] + [_reg_root(options.reg_data_dir)]
-    caption_extension = _dotted(options.caption_extension or DEFAULT_CAPTION_EXTENSION)
+        roots, notes = _guess_roots(path, listing, options.reg_dir is None)
+    if options.reg_dir is not None:
+        if not is_dir(options.reg_dir):
+            raise CheckError(f"--reg-dir {options.reg_dir} is not a folder; give the reg_data_dir (the parent of the "
+                             "N_class folders).")
+        roots = [root for root in roots if not root.is_reg] + [list_root(options.reg_dir, is_reg=True)]
+    caption_extension = dotted_caption_extension(options.caption_extension or DEFAULT_CAPTION_EXTENSION)
     if options.resolution is None:
         notes.append(info("resolution-assumed", path,
                           f"no --resolution given: buckets and tiny images are judged at {DEFAULT_RESOLUTION}",
-                          "pass --resolution N (the resolution you will train at)"))
-    resolution = options.resolution or DEFAULT_RESOLUTION
-    settings = BucketSettings((resolution, resolution))
+                          "pass --resolution N or W,H (the resolution you will train at)"))
+    settings = bucket_settings(options, resolution_of(options.resolution or DEFAULT_RESOLUTION))
     dataset = _folder_dataset(roots, caption_extension, settings, options.batch_size or 1)
+    notes.extend(_build_running(path))
     return CheckInputs(str(path), (dataset,), tuple(roots), options.trigger, options.trigger is not None,
-                       options.duplicates, tuple(notes))
+                       options.duplicates, tuple(notes), run_options(options))
 
 
-def _guess_roots(path: Path, listing: RootListing) -> tuple[list[RootListing], list[Finding]]:
+def _guess_roots(path: Path, listing: RootListing, with_reg: bool) -> tuple[list[RootListing], list[Finding]]:
     """A folder without N_name sub-folders: a dataset root (train/ + reg/), or an image folder given by mistake."""
     for name in TRAIN_ROOT_NAMES:
-        train = list_root(path / name, is_reg=False) if (path / name).is_dir() else None
+        train = list_root(path / name, is_reg=False) if is_dir(path / name) else None
         if train is not None and _has_subsets(train):
             roots = [train]
             said = f"{name}/ as train_data_dir"
-            if (path / "reg").is_dir():
+            if with_reg and is_dir(path / "reg"):
                 roots.append(list_root(path / "reg", is_reg=True))
                 said += " and reg/ as reg_data_dir"
             return roots, [info("dataset-root", path, f"{path} holds a dataset: checked {said}")]
@@ -132,34 +166,39 @@ def _guess_roots(path: Path, listing: RootListing) -> tuple[list[RootListing], l
     return [listing], []
 
 
-def _reg_root(path: Path) -> RootListing:
-    if not path.is_dir():
-        raise CheckError(f"reg_data_dir {path} is not a folder; give the parent of the N_class reg folders.")
-    return list_root(path, is_reg=True)
-
-
 def _has_subsets(listing: RootListing) -> bool:
     return any(parse_subset_dir_name(name).used for name in listing.dir_names)
 
 
 def list_root(path: Path, is_reg: bool) -> RootListing:
-    """A train_data_dir / reg_data_dir's immediate folders (with their image counts) and loose image files."""
+    """A train_data_dir / reg_data_dir's immediate folders (with their image counts) in the file system's order,
+    as config_util.generate_dreambooth_subsets_config_by_subdirs walks them (Path.iterdir, Path.is_dir: a
+    symlink to a folder counts, a loop or a dangling link is passed over), and its loose image files."""
+    try:
+        with os.scandir(path) as entries:
+            names = [entry.name for entry in entries]
+    except OSError as err:
+        raise CheckError(f"cannot list {path} ({err.strerror or err}); is a build or a sync rewriting it? "
+                         "Check again when it is done.") from err
     dirs: list[tuple[str, int]] = []
     images: list[str] = []
-    with os.scandir(path) as entries:
-        for entry in entries:
-            if entry.is_dir():
-                dirs.append((entry.name, _count_image_like(entry.path)))
-            elif is_image_like(entry.name):
-                images.append(entry.name)
-    dirs.sort()
-    return RootListing(path, is_reg, tuple(d for d, _ in dirs), tuple(n for _, n in dirs), tuple(sorted(images)))
+    broken: list[tuple[str, FileKind]] = []
+    for name in names:
+        kind = kind_of(path / name)
+        if kind == "dir":
+            dirs.append((name, _count_image_like(path / name)))
+        elif kind in ("loop", "dangling"):
+            broken.append((name, kind))
+        elif is_image_like(name):
+            images.append(name)
+    return RootListing(path, is_reg, tuple(d for d, _ in dirs), tuple(n for _, n in dirs), tuple(sorted(images)),
+                       tuple(broken))
 
 
-def _count_image_like(folder: str) -> int:
+def _count_image_like(folder: Path) -> int:
     try:
         with os.scandir(folder) as entries:
-            return sum(1 for e in entries if is_image_like(e.name) and e.is_file())
+            return sum(1 for e in entries if is_image_like(e.name) and kind_of(e.path) == "file")
     except OSError:
         return 0
 
@@ -175,88 +214,13 @@ def _folder_dataset(roots: list[RootListing], caption_extension: str, settings: 
     return DatasetConfig(tuple(subsets), settings, batch_size)
 
 
-def _dotted(extension: str) -> str:
-    """sd-scripts prepends a dot to a caption extension given without one."""
-    return extension if extension.startswith(".") else "." + extension
+def _build_running(folder: Path) -> list[Finding]:
+    """A warning when a kohya-prep build holds the lock of this dataset (or of the one this folder is in)."""
+    from kohya_prep.check.files import flock_held
 
-
-def _from_dataset_config(path: Path, options: CheckOptions, notes: list[Finding]) -> CheckInputs:
-    if not path.is_file():
-        raise CheckError(f"dataset config {path} does not exist; give the .toml you pass to --dataset_config.")
-    data = _load_toml(path)
-    for key in data:
-        if key not in CONFIG_TOP_KEYS:
-            notes.append(error("config-extra-key", path,
-                               f"[{key}] is not allowed at the top of a dataset config: sd-scripts stops with "
-                               f"\"extra keys not allowed @ data['{key}']\"",
-                               "keep only [general] and [[datasets]] in the dataset config; "
-                               "training options go in --config_file"))
-    general = data.get("general", {}) or {}
-    datasets = [_config_dataset(ds, general, options, path, notes) for ds in data.get("datasets", []) or []]
-    return CheckInputs(str(path), tuple(datasets), (), options.trigger, options.trigger is not None,
-                       options.duplicates, tuple(notes))
-
-
-def _config_dataset(ds: dict[str, Any], general: dict[str, Any], options: CheckOptions, path: Path,
-                    notes: list[Finding]) -> DatasetConfig:
-    def pick(key: str, default: Any) -> Any:
-        for table in (ds, general):
-            if table.get(key) is not None:
-                return table[key]
-        return default
-
-    raw = pick("resolution", options.resolution)
-    if raw is None:
-        notes.append(error("resolution-missing", path, "a [[datasets]] table has no resolution: sd-scripts stops with "
-                           "'resolution is required'", "add resolution = 512 (or [width, height]) to [general] or the dataset"))
-        raw = DEFAULT_RESOLUTION
-    resolution = (raw, raw) if isinstance(raw, int) else (int(raw[0]), int(raw[1]))
-    settings = BucketSettings(
-        resolution,
-        enable_bucket=bool(pick("enable_bucket", False)),
-        min_bucket_reso=int(pick("min_bucket_reso", DEFAULT_MIN_BUCKET_RESO)),
-        max_bucket_reso=int(pick("max_bucket_reso", DEFAULT_MAX_BUCKET_RESO)),
-        bucket_reso_steps=int(pick("bucket_reso_steps", DEFAULT_BUCKET_RESO_STEPS)),
-        bucket_no_upscale=bool(pick("bucket_no_upscale", False)),
-    )
-    subsets = []
-    for sub in ds.get("subsets", []) or []:
-        subset = _config_subset(sub, ds, general, options, path, notes)
-        if subset is not None:
-            subsets.append(subset)
-    return DatasetConfig(tuple(subsets), settings, int(pick("batch_size", options.batch_size or 1)))
-
-
-def _config_subset(sub: dict[str, Any], ds: dict[str, Any], general: dict[str, Any], options: CheckOptions, path: Path,
-                   notes: list[Finding]) -> SubsetConfig | None:
-    def pick(key: str, default: Any) -> Any:
-        for table in (sub, ds, general):
-            if table.get(key) is not None:
-                return table[key]
-        return default
-
-    if "metadata_file" in sub or "image_dir" not in sub:
-        what = "fine-tuning subsets (metadata_file)" if "metadata_file" in sub else "a subset without image_dir"
-        notes.append(warning("subset-not-checked", path, f"{what} cannot be checked by kohya-prep",
-                             "give each DreamBooth subset an image_dir"))
-        return None
-    image_dir = Path(str(sub["image_dir"]))
-    if not image_dir.is_absolute():
-        notes.append(warning("relative-image-dir", image_dir,
-                             f"image_dir '{image_dir}' is relative: sd-scripts resolves it against the folder training "
-                             "is launched from (the GUI runs from the kohya_ss folder), not against the config",
-                             f"write the absolute path: image_dir = '{image_dir.absolute().as_posix()}'"))
-    return SubsetConfig(
-        image_dir=image_dir,
-        num_repeats=int(pick("num_repeats", 1)),
-        class_tokens=pick("class_tokens", None),
-        is_reg=bool(sub.get("is_reg", False)),
-        caption_extension=_dotted(
-            str(pick("caption_extension", options.caption_extension or DEFAULT_CAPTION_EXTENSION))),
-        shuffle_caption=bool(pick("shuffle_caption", False)),
-        keep_tokens=int(pick("keep_tokens", 0)),
-        keep_tokens_separator=str(pick("keep_tokens_separator", "")),
-        caption_tag_dropout_rate=float(pick("caption_tag_dropout_rate", 0.0)),
-        token_warmup_step=float(pick("token_warmup_step", 0.0)),
-        enable_wildcard=bool(pick("enable_wildcard", False)),
-    )
+    for root in (folder, folder.parent, folder.parent.parent):
+        lock = root.parent / f".{root.name}.kp-lock"  # build/run.py: lock_path
+        if flock_held(lock):
+            return [warning("build-running", root, f"a kohya-prep build is writing {root} right now: files may appear "
+                            "or vanish while they are checked", "check again when the build has finished")]
+    return []

@@ -9,8 +9,8 @@ Sources (kohya-ss/sd-scripts):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import PurePath
 
 # library/train_util.py IMAGE_EXTENSIONS: globbed case-sensitively on Linux, all-lower or all-upper only.
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -38,21 +38,36 @@ def parse_subset_dir_name(name: str) -> SubsetDirName:
     """Parse a folder name exactly as config_util.generate_dreambooth_subsets_config_by_subdirs does."""
     tokens = name.split("_")
     try:
-        repeats = int(tokens[0])
+        repeats = int(tokens[0])  # Python's int(): ' 5', '+5' and '05' all give 5
     except ValueError:
         return SubsetDirName(name, None, None)
-    if len(tokens) < 2:
-        return SubsetDirName(name, None, None)
+    # A bare number ('5') is a subset too: its class tokens are the empty string.
     return SubsetDirName(name, repeats, "_".join(tokens[1:]))
 
 
 def is_loaded_image(filename: str) -> bool:
-    """True when sd-scripts' glob finds this file on Linux: exact lower- or upper-case extension, and
-    not a dotfile (glob's '*' skips names that start with '.')."""
+    """True when sd-scripts' glob (`*<ext>`, one pattern per extension) matches this name on Linux: it ends in
+    an exact lower- or upper-case extension and is not a dotfile (glob's '*' skips names starting with '.').
+    glob matches names, not files: a folder, a FIFO or a dangling symlink with such a name is globbed too."""
     if filename.startswith("."):
         return False
-    suffix = PurePath(filename).suffix
-    return suffix in IMAGE_EXTENSIONS or suffix in IMAGE_EXTENSIONS_UPPER
+    return filename.endswith(IMAGE_EXTENSIONS) or filename.endswith(IMAGE_EXTENSIONS_UPPER)
+
+
+def dotted_caption_extension(extension: str) -> str:
+    """DreamBoothSubset.__init__ prepends '.' to a caption extension without one; an empty one stays empty."""
+    return "." + extension if extension and not extension.startswith(".") else extension
+
+
+def caption_candidates(image_path: str, caption_extension: str) -> list[str]:
+    """The caption files read_caption tries, in order: `<path without extension><ext>`, then the fallback's.
+
+    The image path is the string sd-scripts globbed (image_dir joined with the file name), so underscores in
+    the folders count too. When the two are the same, sd-scripts tries the same file twice (harmless).
+    """
+    base = os.path.splitext(image_path)[0]
+    fallback = caption_fallback_stem(image_path)
+    return [base + caption_extension, (fallback if fallback is not None else base) + caption_extension]
 
 
 def caption_fallback_stem(image_path: str) -> str | None:
@@ -61,8 +76,7 @@ def caption_fallback_stem(image_path: str) -> str | None:
     read_caption splits the whole path (folders included) on '_' and, with 5 or more pieces, drops
     the last 4. It matters only when the primary caption file is missing.
     """
-    base = str(PurePath(image_path).with_suffix(""))
-    tokens = base.split("_")
+    tokens = os.path.splitext(image_path)[0].split("_")
     if len(tokens) >= 5:
         return "_".join(tokens[:-4])
     return None

@@ -10,7 +10,6 @@ passed as it is, and the args fill in only what it leaves unset (library/config_
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from kohya_prep.sdscripts.buckets import (
     DEFAULT_MIN_BUCKET_RESO,
     BucketSettings,
 )
-from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch, steps_per_epoch
+from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch, steps_per_epoch, training_length
 from kohya_prep.trainconfig import extra_rules
 from kohya_prep.trainconfig.argtable import CHOICES, coerce, lookup
 from kohya_prep.trainconfig.dataset_toml import ARG_TO_DATASET_KEY, SubsetConfig, dataset_config_problems, dataset_data
@@ -428,9 +427,6 @@ def _epoch(inputs: PlanInputs, dataset: list[Entry], args: dict[str, Setting], t
 
 def _length(args: dict[str, Setting], per_epoch: int) -> tuple[int, int]:
     """(epochs, total steps) as sd-scripts will run them (train_network.py: NetworkTrainer.train)."""
-    per_epoch = max(per_epoch, 1)
-    if "max_train_epochs" in args:
-        epochs = args["max_train_epochs"].value
-        return epochs, epochs * per_epoch
-    steps = args["max_train_steps"].value
-    return math.ceil(steps / per_epoch), steps
+    epochs = args["max_train_epochs"].value if "max_train_epochs" in args else None
+    length = training_length(per_epoch, epochs, args["max_train_steps"].value if epochs is None else None)
+    return length.max_train_epochs, length.max_train_steps

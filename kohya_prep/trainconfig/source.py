@@ -216,11 +216,11 @@ def _has_images(folder: Path) -> bool:
 
 
 def _from_folder(path: Path, request: SourceRequest) -> DatasetSource:
-    probe = resolve(CheckOptions(path, reg_data_dir=request.reg_dir, resolution=request.resolution or 512))
+    probe = resolve(CheckOptions(path, reg_dir=request.reg_dir, resolution=request.resolution or 512))
     extension = request.caption_extension or _caption_extension(probe.datasets[0])
     resolution = request.resolution or request.family_resolution
     options = CheckOptions(path, caption_extension=extension, resolution=resolution, trigger=request.trigger,
-                           duplicates=False, reg_data_dir=request.reg_dir)
+                           duplicates=False, reg_dir=request.reg_dir)
     warnings = _checked(options, str(path))
     inputs = resolve(options)
     subsets, images = _scan(inputs.datasets[0])
