@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from kohya_prep.check.findings import Finding, error, info
 from kohya_prep.check.layout import few
-from kohya_prep.sdscripts.buckets import BucketSettings, bucket_settings_problems
+from kohya_prep.sdscripts.buckets import BucketSettings, adjusted_bucket_range, bucket_settings_problems
 from kohya_prep.sdscripts.steps import EpochPlan
+
+
+def smallest_unscaled_side(settings: BucketSettings) -> int:
+    """The short side below which an image is surely enlarged: the resolution's without buckets; with them, the
+    smallest bucket side (a 320x768 image in its 320x768 bucket is not enlarged; the plan names those that are)."""
+    if settings.enable_bucket and not settings.bucket_no_upscale:
+        return min(adjusted_bucket_range(settings)[0], *settings.resolution)
+    return min(settings.resolution)
 
 
 def settings_findings(settings: BucketSettings, label: str) -> list[Finding]:

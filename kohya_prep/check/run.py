@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kohya_prep.check import buckets, captions, images, layout, reg
+from kohya_prep.check import buckets, captions, images, layout, masks, reg
 from kohya_prep.check.findings import SEVERITY_ORDER, DatasetSummary, Finding, Report, SubsetSummary, info
 from kohya_prep.check.inputs import CheckOptions, DatasetConfig
 from kohya_prep.check.scan import ImageFile, ScannedSubset, scan_subset
@@ -36,10 +36,11 @@ def check_dataset(options: CheckOptions) -> Report:
 
 def _check_one(dataset: DatasetConfig, scanned: list[ScannedSubset], label: str) -> tuple[DatasetSummary, list[Finding]]:
     found = buckets.settings_findings(dataset.bucket, label)
-    min_side = min(dataset.bucket.resolution)
+    min_side = buckets.smallest_unscaled_side(dataset.bucket)
     for subset in scanned:
         found.extend(layout.subset_findings(subset))
         found.extend(images.image_findings(subset, min_side))
+        found.extend(masks.mask_findings(subset))
         found.extend(captions.caption_file_findings(subset))
         found.extend(captions.keep_tokens_findings(subset, [t for _, t in captions.effective_captions(subset)]))
     readable = [[image for image in s.images if image.size is not None] for s in scanned]

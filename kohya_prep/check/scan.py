@@ -50,6 +50,7 @@ class ImageFile:
     fallback_caption: Path | None  # what the underscore fallback would read instead, when it exists
     dhash: int | None = None  # duplicate scan only: 256-bit difference hash of the trimmed picture
     digest: str | None = None  # duplicate scan only: SHA-1 of the file's bytes
+    alpha: bool = False  # an alpha channel (or transparent colour): a loss mask where the subset has alpha_mask
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ def _scan_image(path: Path, entry: os.DirEntry[str], names: dict[str, os.DirEntr
         fallback_stem = caption_fallback_stem(str(path))
         if fallback_stem is not None and os.path.isfile(fallback_stem + config.caption_extension):
             fallback = Path(fallback_stem + config.caption_extension)
-    size, kind, truncated = _read_image(path)
-    return ImageFile(path, size, kind, truncated, entry.stat().st_mtime, caption, others, fallback)
+    size, kind, truncated, alpha = _read_image(path)
+    return ImageFile(path, size, kind, truncated, entry.stat().st_mtime, caption, others, fallback, alpha=alpha)
 
 
 def _read(path: Path) -> bytes:
@@ -172,8 +173,10 @@ def is_truncated(kind: str | None, head: bytes, tail: bytes, file_size: int) -> 
     return False
 
 
-def _read_image(path: Path) -> tuple[Size | None, str | None, bool]:
+def _read_image(path: Path) -> tuple[Size | None, str | None, bool, bool]:
     from PIL import Image
+
+    from kohya_prep.spec import has_alpha
 
     with open(path, "rb") as handle:
         head = handle.read(_TAIL)
@@ -186,9 +189,10 @@ def _read_image(path: Path) -> tuple[Size | None, str | None, bool]:
         try:
             with Image.open(handle) as image:
                 size = image.size
+                alpha = has_alpha(image)
         except (OSError, ValueError, Image.DecompressionBombError):
-            return None, kind, truncated
-    return (int(size[0]), int(size[1])), kind, truncated
+            return None, kind, truncated, False
+    return (int(size[0]), int(size[1])), kind, truncated, alpha
 
 
 HASH_SIDE = 16  # a 16x16 difference hash: 256 bits

@@ -83,8 +83,11 @@ def _from_spec(path: Path, options: CheckOptions) -> CheckInputs:
     enable_bucket = bool(spec.train.get("enable_bucket", False))
     resolution = options.resolution or spec.resolution
     settings = BucketSettings((resolution, resolution), enable_bucket=enable_bucket)
+    if spec.builds_buckets():  # train-config turns bucketing on with the settings the build shaped the images for
+        settings = spec.buckets.settings(resolution)
     caption_extension = _dotted(options.caption_extension or ".txt")
-    dataset = _folder_dataset(roots, caption_extension, settings, options.batch_size or 1)
+    # train-config sets alpha_mask on the subsets whose images carry one (the build writes alpha only for a mask)
+    dataset = _folder_dataset(roots, caption_extension, settings, options.batch_size or 1, alpha_mask=True)
     trigger = options.trigger or spec.trigger
     return CheckInputs(str(path), (dataset,), tuple(roots), trigger, True, options.duplicates, ())
 
@@ -156,14 +159,15 @@ def _count_image_like(folder: str) -> int:
         return 0
 
 
-def _folder_dataset(roots: list[RootListing], caption_extension: str, settings: BucketSettings, batch_size: int) -> DatasetConfig:
+def _folder_dataset(roots: list[RootListing], caption_extension: str, settings: BucketSettings, batch_size: int,
+                    alpha_mask: bool = False) -> DatasetConfig:
     subsets = []
     for root in roots:
         for name in root.dir_names:
             parsed = parse_subset_dir_name(name)
             if parsed.used and parsed.num_repeats is not None:
                 subsets.append(SubsetConfig(root.path / name, parsed.num_repeats, parsed.class_tokens, root.is_reg,
-                                            caption_extension))
+                                            caption_extension, alpha_mask=alpha_mask))
     return DatasetConfig(tuple(subsets), settings, batch_size)
 
 
@@ -251,4 +255,5 @@ def _config_subset(sub: dict[str, Any], ds: dict[str, Any], general: dict[str, A
         caption_tag_dropout_rate=float(pick("caption_tag_dropout_rate", 0.0)),
         token_warmup_step=float(pick("token_warmup_step", 0.0)),
         enable_wildcard=bool(pick("enable_wildcard", False)),
+        alpha_mask=bool(sub.get("alpha_mask", False)),  # config_util.py: a subset-only key
     )

@@ -19,6 +19,7 @@ from kohya_prep.sdscripts.buckets import (
     BucketSettings,
 )
 from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch
+from kohya_prep.spec.dataset import default_bucket_range
 from kohya_prep.trainconfig.argtable import CHOICES, coerce, lookup
 from kohya_prep.trainconfig.dataset_toml import ARG_TO_DATASET_KEY, SubsetConfig, dataset_config_problems, dataset_data
 from kohya_prep.trainconfig.families import Family
@@ -37,6 +38,7 @@ class ScannedSubset:
     is_reg: bool
     paths: tuple[str, ...]
     sizes: tuple[tuple[int, int], ...]
+    alpha_mask: bool = False  # some image carries a loss mask in its alpha channel
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class PlanInputs:
     spec_train: dict[str, Any] = field(default_factory=dict)
     overrides: list[tuple[str, Any]] = field(default_factory=list)
     num_processes: int = 1
+    build_buckets: BucketSettings | None = None  # the buckets a fit = "bucket" build shaped its images for
 
 
 @dataclass(frozen=True)
@@ -140,16 +143,36 @@ def _resolution(value: Any, where: str) -> int | list[int]:
 
 
 def _bucket_defaults(inputs: PlanInputs, settings: dict[str, Setting]) -> None:
-    """Letterboxed squares need no buckets; any other shape keeps its aspect ratio in a bucket."""
+    """Letterboxed squares need no buckets; a bucket build gets the very buckets it was shaped for; any other
+    shape keeps its aspect ratio in a bucket."""
     step = inputs.family.bucket_reso_steps
     settings["resolution"] = Setting(inputs.resolution, f"the spec's resolution; {inputs.family.title} trains at "
                                                         f"{inputs.family.resolution}")
     settings["bucket_reso_steps"] = Setting(step, f"{inputs.family.script} asserts divisibility by {step}")
+    if inputs.build_buckets is not None:
+        _build_buckets(inputs, inputs.build_buckets, settings)
+        return
     sizes = [size for subset in inputs.subsets for size in subset.sizes]
     if all(w == h for w, h in sizes):
         settings["enable_bucket"] = Setting(False, "every image is square: scaled to the resolution, no bucket needed")
         return
     settings["enable_bucket"] = Setting(True, "some images are not square: buckets keep their aspect ratio")
+
+
+def _build_buckets(inputs: PlanInputs, built: BucketSettings, settings: dict[str, Setting]) -> None:
+    """The bucket settings the build used, so sd-scripts puts every image in the bucket it was written for."""
+    family = inputs.family
+    if built.bucket_reso_steps % family.bucket_reso_steps:
+        raise ConfigError(
+            f"the dataset is built for bucket_reso_steps = {built.bucket_reso_steps}, but {family.script} asserts a "
+            f"multiple of {family.bucket_reso_steps}; set bucket_reso_steps = {family.bucket_reso_steps} in the spec's "
+            "[dataset] and build it again.")
+    why = "the build shaped each image to its bucket (fit = 'bucket'); these are its bucket settings"
+    settings["enable_bucket"] = Setting(True, why)
+    settings["bucket_reso_steps"] = Setting(built.bucket_reso_steps, f"the build's step; {family.script} asserts "
+                                                                     f"divisibility by {family.bucket_reso_steps}")
+    settings["min_bucket_reso"] = Setting(built.min_bucket_reso, "the build's min_bucket_reso")
+    settings["max_bucket_reso"] = Setting(built.max_bucket_reso, "the build's max_bucket_reso")
 
 
 def _bucket_range(settings: dict[str, Setting]) -> None:
@@ -160,9 +183,9 @@ def _bucket_range(settings: dict[str, Setting]) -> None:
     res = settings["resolution"].value
     low, high = (res, res) if isinstance(res, int) else (min(res), max(res))
     if "min_bucket_reso" not in settings:
-        settings["min_bucket_reso"] = Setting(max(step, (low // 2) // step * step), "half the resolution")
+        settings["min_bucket_reso"] = Setting(default_bucket_range(low, step)[0], "half the resolution")
     if "max_bucket_reso" not in settings:
-        settings["max_bucket_reso"] = Setting(high * 2, "twice the resolution")
+        settings["max_bucket_reso"] = Setting(default_bucket_range(high, step)[1], "twice the resolution")
 
 
 @dataclass(frozen=True)
@@ -302,7 +325,7 @@ def _finish(inputs: PlanInputs, settings: dict[str, Setting]) -> TrainConfigPlan
         else:
             args[key] = setting
     dataset.sort(key=lambda e: _DATASET_ORDER.get(e.key, len(_DATASET_ORDER)))
-    subsets = [SubsetConfig(s.image_dir, s.num_repeats, s.class_tokens, s.is_reg) for s in inputs.subsets]
+    subsets = [SubsetConfig(s.image_dir, s.num_repeats, s.class_tokens, s.is_reg, s.alpha_mask) for s in inputs.subsets]
     problems = dataset_config_problems(dataset_data(general, dataset, subsets), inputs.family.bucket_reso_steps)
     epoch = _epoch(inputs, dataset, args, problems)
     if problems:
