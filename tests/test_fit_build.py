@@ -12,8 +12,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
+from kohya_prep.build.plan import decode_scales
 from kohya_prep.cli import cli
 from kohya_prep.sdscripts.buckets import make_bucket_resolutions
+from kohya_prep.spec import load_spec
 from tests.helpers import figure_image, write_spec
 
 SUBSET = "10_chara girl"
@@ -255,3 +257,18 @@ def test_preview_draws_tiles_at_their_shape_with_masked_pixels_shaded(tmp_path: 
     edge_x = 8 + 2 * (256 + 8) + 128
     column = sheet[8:8 + 256, edge_x]
     assert not (column[:3] == 255).all() and (column[128] != 255).any()
+
+
+def test_a_jpeg_decoded_at_half_size_never_grows_past_its_own_edge(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    Image.new("RGB", (4000, 3000), WHITE).save(tmp_path / "src" / "sheet.jpg", quality=90)
+    spec = write_spec(tmp_path, [{"name": "low", "box": [0, 693, 1900, 2304]}], sources={"sheet": "src/sheet.jpg"},
+                      dataset={"fit": "bucket"})
+    shaped = _shaped(_build(spec))["low"]
+    # 139 more rows for 448x576; 3 are left below the box (2997..2999): the rest grows upwards, nothing is padded
+    assert shaped["size"] == [448, 576] and shaped["grown"] == {"left": 0, "top": 136, "right": 0, "bottom": 3}
+    assert shaped["region"] == [0, 557, 1900, 2443] and shaped["padding_share"] == 0.0
+    loaded = load_spec(spec)
+    assert decode_scales(loaded, loaded.crops) == {"sheet": 0.5}  # libjpeg's half-size decode rounds the edge
+    with Image.open(tmp_path / "chara" / "train" / SUBSET / "low.png") as image:
+        assert image.size == (448, 576)

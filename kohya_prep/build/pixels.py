@@ -45,6 +45,7 @@ class Decoded:
     pixels: np.ndarray
     scale: float
     alpha: np.ndarray | None = None
+    size: tuple[int, int] | None = None  # the source's size in spec pixels (after EXIF orientation)
 
 
 def _alpha_of(img: Image.Image) -> np.ndarray | None:
@@ -102,12 +103,13 @@ def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0, kee
     try:
         with Image.open(path) as img:
             full_size = img.size
+            size = (full_size[1], full_size[0]) if _swaps_axes(img) else full_size
             if img.format != "JPEG":
                 scale = 1.0
             if img.format == "JPEG" and img.mode in ("RGB", "L"):
                 pixels = _decode_jpeg(path, scale)
                 drafted = pixels.shape[1] / (full_size[1] if _swaps_axes(img) else full_size[0])
-                return Decoded(pixels, drafted)
+                return Decoded(pixels, drafted, size=size)
             if scale < 1.0:
                 img.draft("RGB", (int(full_size[0] * scale), int(full_size[1] * scale)))
             drafted = img.size[0] / full_size[0]
@@ -116,7 +118,7 @@ def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0, kee
             alpha = _alpha_of(img) if keep_alpha else None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise CorruptImage(str(err)) from err
-    return Decoded(np.ascontiguousarray(pixels), drafted, alpha)
+    return Decoded(np.ascontiguousarray(pixels), drafted, alpha, size)
 
 
 def _swaps_axes(img: Image.Image) -> bool:
@@ -236,6 +238,10 @@ def background_room(source: Decoded, box: Box, axis: str, need: int, colours: li
         line_axis = 1
     runs = [_run(_background_lines(strip, colours, line_axis)) if strip.size else 0 for strip in (before, after)]
     room = [need if run >= reach else min(need, int(run / scale)) for run in runs]
+    if source.size is not None:  # a drafted decode rounds the edge: never past the source's own pixels
+        width, height = source.size
+        edges = (box.left, width - box.right) if axis == "x" else (box.top, height - box.bottom)
+        room = [min(r, max(0, e)) for r, e in zip(room, edges, strict=True)]
     return Sides(room[0], 0, room[1], 0) if axis == "x" else Sides(0, room[0], 0, room[1])
 
 
