@@ -112,7 +112,7 @@ def sd_scripts_dataset_schema() -> Any:
     return Schema({"general": general, "datasets": [dataset]})
 
 
-FAMILY_STEP = {"sd15": 64, "sdxl": 32, "flux": 64}
+FAMILY_STEP = {"sd15": 64, "sdxl": 32, "flux": 64}  # flux_train_network.py also runs train_network.py's 64 check
 FLUX_FILES = ["--model", "/m/flux1-dev.safetensors", "--clip-l", "/m/clip_l.safetensors",
               "--t5xxl", "/m/t5xxl_fp16.safetensors", "--ae", "/m/ae.safetensors"]
 

@@ -66,9 +66,7 @@ FLUX = Family(
     title="FLUX.1",
     script="flux_train_network.py",
     network_module="networks.lora_flux",
-    # flux_train_network.py: assert_extra_args asserts divisibility by 32, but it first calls train_network.py's,
-    # which asserts 64 (verify_bucket_reso_steps): with bucketing on, 32 stops FLUX training at start-up.
-    bucket_reso_steps=64,
+    bucket_reso_steps=64,  # flux_train_network.py: assert_extra_args runs train_network.py's check for 64 first, then 32
     resolution=1024,
     model_files=(
         ModelFile("pretrained_model_name_or_path", "--model", "FLUX.1 dev transformer (flux1-dev.safetensors)", None,
