@@ -10,7 +10,7 @@ from kohya_prep.errors import ConfigError
 from kohya_prep.output import Notice
 from kohya_prep.sdscripts.folders import parse_subset_dir_name
 from kohya_prep.spec import DatasetSpec, load_spec
-from kohya_prep.trainconfig import preflight
+from kohya_prep.trainconfig import follow_build, preflight
 from kohya_prep.trainconfig.argtable import parse_override
 from kohya_prep.trainconfig.families import Family, get_family
 from kohya_prep.trainconfig.files import DATASET_CONFIG, Launch, render_files
@@ -67,8 +67,8 @@ def run(options: Options) -> Result:
     located = locate(options.kohya_dir)
     paths, reasons, model_status = _paths(spec, family, options, out_dir)
     inputs = PlanInputs(family, load_preset(family.name), fitted, spec.resolution, spec.name, paths, reasons,
-                        _subsets(spec, train_images, reg_images), dict(spec.train), overrides, processes,
-                        spec.bucket_settings if spec.builds_buckets() else None)
+                        follow_build.with_alpha_masks(_subsets(spec, train_images, reg_images)), dict(spec.train),
+                        overrides, processes, build_buckets=follow_build.build_buckets(spec))
     plan = make_plan(inputs)
     launch = Launch(str(out_dir), _str(located.sd_scripts_dir), _str(located.python), processes,
                     str(plan.args["mixed_precision"].value))
@@ -130,24 +130,8 @@ def _subsets(spec: DatasetSpec, train: list[ScannedImage], reg: list[ScannedImag
 
 
 def _subset(folder: Path, repeats: int, tokens: str, is_reg: bool, images: list[ScannedImage]) -> ScannedSubset:
-    """A subset folder; alpha_mask when any image carries a loss mask (the build writes alpha only for a mask)."""
     return ScannedSubset(str(folder.absolute()), repeats, tokens, is_reg,
-                         tuple(str(i.path) for i in images), tuple(i.size for i in images),
-                         any(i.has_alpha for i in images))
-
-
-def _bucket_warnings(spec: DatasetSpec, plan: TrainConfigPlan) -> list[Notice]:
-    """A bucket build whose images sd-scripts would move to another bucket (resized and cropped): the [train]
-    table or --set changed the bucket settings the build used."""
-    if not spec.builds_buckets():
-        return []
-    moved = [p for p in plan.epoch.placements if p.num_repeats > 0 and p.bucket != p.size]
-    if not moved:
-        return []
-    shown = ", ".join(f"{Path(p.path).name} ({p.size[0]}x{p.size[1]} -> {p.bucket[0]}x{p.bucket[1]})" for p in moved[:3])
-    return [Notice("bucket-moved", f"{len(moved)} image(s) were built for their bucket but these settings put them in "
-                   f"another one, resized and cropped: {shown}; keep resolution and the bucket settings as the spec's "
-                   "[dataset] has them, or rebuild")]
+                         tuple(str(i.path) for i in images), tuple(i.size for i in images))
 
 
 def _warnings(spec: DatasetSpec, family: Family, plan: TrainConfigPlan, train: list[ScannedImage],
@@ -173,7 +157,7 @@ def _warnings(spec: DatasetSpec, family: Family, plan: TrainConfigPlan, train: l
     if precision == "bf16" and not gpu_bf16:
         warnings.append(Notice("bf16-unsupported", "mixed_precision = 'bf16' was set, but this GPU has no bf16 (it needs "
                                "compute capability 8.0); training will fail or crawl. Use --set mixed_precision=fp16."))
-    warnings += _bucket_warnings(spec, plan)
+    warnings += follow_build.bucket_warnings(spec, plan.epoch)
     warnings += [Notice("note", note) for note in plan.notes]
     return warnings
 

@@ -6,20 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kohya_prep.sdscripts.folders import is_loaded_image
-from kohya_prep.spec import read_source_header
+from kohya_prep.spec import read_image_size
 
 CAPTION_EXTENSION = ".txt"
 
 
 @dataclass(frozen=True)
 class ScannedImage:
-    """One image: its path, size (width, height), caption text (None: no caption file), and whether it carries
-    an alpha channel (a loss mask, in a kohya-prep build)."""
+    """One image: its path, size (width, height) and caption text (None: no caption file)."""
 
     path: Path
     size: tuple[int, int]
     caption: str | None
-    has_alpha: bool = False
 
 
 def scan_folder(folder: Path) -> list[ScannedImage]:
@@ -30,6 +28,5 @@ def scan_folder(folder: Path) -> list[ScannedImage]:
     for path in sorted(p for p in folder.iterdir() if p.is_file() and is_loaded_image(p.name)):
         caption_path = path.with_suffix(CAPTION_EXTENSION)
         caption = caption_path.read_text(encoding="utf-8", errors="replace") if caption_path.is_file() else None
-        size, _jpeg, alpha = read_source_header(path)
-        images.append(ScannedImage(path, size, caption, alpha))
+        images.append(ScannedImage(path, read_image_size(path), caption))
     return images
