@@ -26,9 +26,12 @@ def _has_alpha(path: str) -> bool:
         return False
 
 
-def with_alpha_masks(subsets: Sequence[ScannedSubset]) -> list[ScannedSubset]:
-    """alpha_mask on each subset some image of which has an alpha channel: a build writes alpha only for a mask
-    (library/train_util.py: load_image(alpha=True); custom_train_functions.py: apply_masked_loss)."""
+def with_alpha_masks(subsets: Sequence[ScannedSubset], spec: DatasetSpec | None) -> list[ScannedSubset]:
+    """For a kohya-prep build (a spec), alpha_mask on each subset some image of which has an alpha channel: the
+    build writes alpha only for a mask (library/train_util.py: load_image(alpha=True); custom_train_functions.py:
+    apply_masked_loss). Other folders are left as they are: their alpha was not written as a loss mask."""
+    if spec is None:
+        return list(subsets)
     return [dataclasses.replace(s, alpha_mask=any(_has_alpha(p) for p in s.paths)) for s in subsets]
 
 

@@ -67,7 +67,7 @@ def run(options: Options) -> Result:
     located = locate(options.kohya_dir)
     paths, reasons, model_status = _paths(spec, family, options, out_dir)
     inputs = PlanInputs(family, load_preset(family.name), fitted, spec.resolution, spec.name, paths, reasons,
-                        follow_build.with_alpha_masks(_subsets(spec, train_images, reg_images)), dict(spec.train),
+                        follow_build.with_alpha_masks(_subsets(spec, train_images, reg_images), spec), dict(spec.train),
                         overrides, processes, build_buckets=follow_build.build_buckets(spec))
     plan = make_plan(inputs)
     launch = Launch(str(out_dir), _str(located.sd_scripts_dir), _str(located.python), processes,
