@@ -26,6 +26,14 @@ class FileRecord:
     key: str
     kind: str
     owner: str
+    fit: dict[str, Any] | None = None  # a bucket fit's FitOutcome.to_data(): how the image was shaped
+
+    def to_data(self) -> dict[str, Any]:
+        """The record as JSON data; `fit` only where there is one, so letterbox manifests read as before."""
+        data = dict(vars(self))
+        if data["fit"] is None:
+            del data["fit"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class Manifest:
             "spec": {"path": self.spec_path, "sha256": self.spec_sha256},
             # vars() rather than asdict(): asdict deep-copies, and a manifest lists thousands of files
             "sources": {k: dict(vars(v)) for k, v in sorted(self.sources.items())},
-            "files": {k: dict(vars(v)) for k, v in sorted(self.files.items())},
+            "files": {k: v.to_data() for k, v in sorted(self.files.items())},
             "skipped": self.skipped,
         }
         return json.dumps(data, indent=1, sort_keys=False) + "\n"

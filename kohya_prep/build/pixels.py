@@ -1,21 +1,24 @@
-"""Pixels: decode a source once into RGB, cut letterboxed crops from it, encode PNG.
+"""Pixels: decode a source once into RGB (and its alpha when a mask needs it), cut letterboxed or bucket-shaped
+crops from it, add the loss mask as alpha, encode PNG.
 
 Pillow decodes (it knows every mode, EXIF orientation, palettes with transparency, CMYK, 16-bit);
 OpenCV resizes and encodes, because both release the GIL and are several times faster (README, "Speed").
-Arrays are RGB uint8, shape (height, width, 3).
+Arrays are RGB uint8, shape (height, width, 3), or RGBA (height, width, 4) for masked outputs; alpha planes
+are uint8 (height, width).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from kohya_prep.build.geometry import letterbox
-from kohya_prep.spec import Box, allow_large_sources
+from kohya_prep.build.geometry import FitOutcome, Sides, fit_bucket, growth_needed, letterbox, letterbox_outcome
+from kohya_prep.spec import Box, MaskMode, allow_large_sources
 
 # PNG settings chosen by measurement (README, "Speed"). Most encode time goes to libpng trying all five
 # row filters; one fixed filter (SUB) with zlib level 1 and the RLE strategy is 3x faster for files
@@ -36,10 +39,22 @@ class CorruptImage(Exception):
 
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded source: RGB pixels, and the factor from spec pixels to these pixels (1.0 unless drafted)."""
+    """A decoded source: RGB pixels, the factor from spec pixels to these pixels (1.0 unless drafted), and its
+    alpha plane when asked for and the source has one."""
 
     pixels: np.ndarray
     scale: float
+    alpha: np.ndarray | None = None
+    size: tuple[int, int] | None = None  # the source's size in spec pixels (after EXIF orientation)
+
+
+def _alpha_of(img: Image.Image) -> np.ndarray | None:
+    """The alpha plane of a source with transparency (the RGBA conversion _to_rgb composites with), else None."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return None
+    if img.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in img.info:
+        return None
+    return np.ascontiguousarray(np.asarray(img.convert("RGBA"))[:, :, 3])
 
 
 def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
@@ -79,28 +94,31 @@ def _decode_jpeg(path: Path, scale: float) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)
 
 
-def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0) -> Decoded:
+def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0, keep_alpha: bool = False) -> Decoded:
     """Decode a source once: EXIF orientation applied, RGB, transparency flattened onto `background`.
 
     A JPEG is decoded at `scale` (1, 1/2, 1/4 or 1/8: see geometry.jpeg_decode_scale); other formats at 1.
+    With `keep_alpha`, a source with transparency also keeps its alpha plane (mask = "alpha").
     """
     try:
         with Image.open(path) as img:
             full_size = img.size
+            size = (full_size[1], full_size[0]) if _swaps_axes(img) else full_size
             if img.format != "JPEG":
                 scale = 1.0
             if img.format == "JPEG" and img.mode in ("RGB", "L"):
                 pixels = _decode_jpeg(path, scale)
                 drafted = pixels.shape[1] / (full_size[1] if _swaps_axes(img) else full_size[0])
-                return Decoded(pixels, drafted)
+                return Decoded(pixels, drafted, size=size)
             if scale < 1.0:
                 img.draft("RGB", (int(full_size[0] * scale), int(full_size[1] * scale)))
             drafted = img.size[0] / full_size[0]
             ImageOps.exif_transpose(img, in_place=True)
             pixels = _to_rgb(img, background)
+            alpha = _alpha_of(img) if keep_alpha else None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise CorruptImage(str(err)) from err
-    return Decoded(np.ascontiguousarray(pixels), drafted)
+    return Decoded(np.ascontiguousarray(pixels), drafted, alpha, size)
 
 
 def _swaps_axes(img: Image.Image) -> bool:
@@ -114,7 +132,7 @@ def _scaled_box(box: Box, scale: float, shape: tuple[int, ...]) -> tuple[int, in
     if scale == 1.0:
         return box.left, box.top, box.right, box.bottom
     height, width = shape[:2]
-    left, top = round(box.left * scale), round(box.top * scale)
+    left, top = max(0, round(box.left * scale)), max(0, round(box.top * scale))
     right, bottom = min(round(box.right * scale), width), min(round(box.bottom * scale), height)
     return left, top, max(right, left + 1), max(bottom, top + 1)
 
@@ -132,14 +150,129 @@ def render_letterbox(source: Decoded, box: Box, resolution: int, background: tup
     return cv2.copyMakeBorder(scaled, fit.offset_y, bottom, fit.offset_x, right, cv2.BORDER_CONSTANT, value=background)
 
 
+def _interpolation(output_span: int, region_span: int) -> int:
+    """Area-averaging when shrinking, Lanczos when enlarging (as render_letterbox)."""
+    return cv2.INTER_AREA if output_span < region_span else cv2.INTER_LANCZOS4
+
+
+def _place(plane: np.ndarray, fit: FitOutcome, fill: tuple[int, ...] | int, interpolation: int) -> np.ndarray:
+    """Scale a region's plane to the fit's inner size and pad it to the output size with `fill`."""
+    scaled = cv2.resize(plane, fit.inner, interpolation=interpolation)
+    pad = fit.padded
+    value: Any = fill if isinstance(fill, int) else list(fill)
+    return cv2.copyMakeBorder(scaled, pad.top, pad.bottom, pad.left, pad.right, cv2.BORDER_CONSTANT, value=value)
+
+
+def _mask_plane(source: Decoded, region: tuple[int, int, int, int], fit: FitOutcome, mask: MaskMode,
+                interpolation: int) -> np.ndarray:
+    """The loss mask as an alpha plane: the source's alpha (mask = "alpha", when it has one) or 255 on the picture,
+    0 on the padding either way."""
+    left, top, right, bottom = region
+    if mask == "alpha" and source.alpha is not None:
+        return _place(source.alpha[top:bottom, left:right], fit, 0, interpolation)
+    inner = np.full((fit.inner[1], fit.inner[0]), 255, dtype=np.uint8)
+    pad = fit.padded
+    return cv2.copyMakeBorder(inner, pad.top, pad.bottom, pad.left, pad.right, cv2.BORDER_CONSTANT, value=0)
+
+
+def _with_mask(rgb: np.ndarray, source: Decoded, region: tuple[int, int, int, int], fit: FitOutcome, mask: MaskMode,
+               interpolation: int) -> np.ndarray:
+    if mask == "none":
+        return rgb
+    return np.dstack([rgb, _mask_plane(source, region, fit, mask, interpolation)])
+
+
+def render_letterbox_masked(source: Decoded, box: Box, resolution: int, background: tuple[int, int, int],
+                            mask: MaskMode) -> np.ndarray:
+    """render_letterbox's picture (the same RGB bytes) with the loss mask as alpha."""
+    rgb = render_letterbox(source, box, resolution, background)
+    region = _scaled_box(box, source.scale, source.pixels.shape)
+    fit = letterbox_outcome(box, resolution)
+    return _with_mask(rgb, source, region, fit, mask, _interpolation(fit.inner[0], region[2] - region[0]))
+
+
+# A strip the box may grow into is background when at least this share of its pixels is within
+# BACKGROUND_TOLERANCE of the background colour on every channel (drawn art: exact; JPEG noise: a few levels).
+BACKGROUND_TOLERANCE = 16
+BACKGROUND_SHARE = 0.998
+
+
+def background_colours(source: Decoded, background: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """What counts as background: the spec's colour (transparency is composited onto it) and the colour most
+    common on the source's outer edge (a sheet's paper, when it is not the spec's colour)."""
+    pixels = source.pixels
+    edge = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    colours, counts = np.unique(edge.reshape(-1, 3), axis=0, return_counts=True)
+    paper = tuple(int(v) for v in colours[int(np.argmax(counts))])
+    return [background] if paper == background else [background, (paper[0], paper[1], paper[2])]
+
+
+def _background_lines(strip: np.ndarray, colours: list[tuple[int, int, int]], axis: int) -> np.ndarray:
+    """For each column (axis 0) or row (axis 1) of a strip: whether it is background."""
+    wide = strip.astype(np.int16)
+    near = np.zeros(strip.shape[:2], dtype=bool)
+    for colour in colours:
+        near |= np.abs(wide - np.array(colour, dtype=np.int16)).max(axis=2) <= BACKGROUND_TOLERANCE
+    return np.asarray(near.mean(axis=axis) >= BACKGROUND_SHARE)
+
+
+def _run(lines: np.ndarray) -> int:
+    """How many lines from the start are background, up to the first that is not."""
+    misses = np.flatnonzero(~lines)
+    return int(misses[0]) if misses.size else int(lines.size)
+
+
+def background_room(source: Decoded, box: Box, axis: str, need: int, colours: list[tuple[int, int, int]]) -> Sides:
+    """How far the box may grow on each side of `axis` (at most `need` source pixels): inside the source, and only
+    over lines (columns for 'x', rows for 'y') that are background along the whole box."""
+    pixels, scale = source.pixels, source.scale
+    left, top, right, bottom = _scaled_box(box, scale, pixels.shape)
+    reach = int(np.ceil(need * scale))
+    if axis == "x":
+        before = pixels[top:bottom, max(0, left - reach):left][:, ::-1]
+        after = pixels[top:bottom, right:right + reach]
+        line_axis = 0
+    else:
+        before = pixels[max(0, top - reach):top, left:right][::-1]
+        after = pixels[bottom:bottom + reach, left:right]
+        line_axis = 1
+    runs = [_run(_background_lines(strip, colours, line_axis)) if strip.size else 0 for strip in (before, after)]
+    room = [need if run >= reach else min(need, int(run / scale)) for run in runs]
+    if source.size is not None:  # a drafted decode rounds the edge: never past the source's own pixels
+        width, height = source.size
+        edges = (box.left, width - box.right) if axis == "x" else (box.top, height - box.bottom)
+        room = [min(r, max(0, e)) for r, e in zip(room, edges, strict=True)]
+    return Sides(room[0], 0, room[1], 0) if axis == "x" else Sides(0, room[0], 0, room[1])
+
+
+def plan_bucket_fit(source: Decoded, box: Box, bucket: tuple[int, int], background: tuple[int, int, int]) -> FitOutcome:
+    """Where the box grows and pads to take its bucket's shape, measured on this source's pixels."""
+    axis, need = growth_needed(box, bucket)
+    room = background_room(source, box, axis, need, background_colours(source, background)) if need else Sides()
+    return fit_bucket(box, bucket, room)
+
+
+def render_bucket(source: Decoded, box: Box, bucket: tuple[int, int], background: tuple[int, int, int],
+                  mask: MaskMode) -> tuple[np.ndarray, FitOutcome]:
+    """The box grown into background (padded where it cannot grow) to the bucket's aspect ratio, scaled to the
+    bucket's exact size, with the loss mask as alpha unless mask is "none"."""
+    fit = plan_bucket_fit(source, box, bucket, background)
+    region = _scaled_box(fit.region, source.scale, source.pixels.shape)
+    left, top, right, bottom = region
+    interpolation = _interpolation(fit.inner[0], right - left)
+    rgb = _place(source.pixels[top:bottom, left:right], fit, background, interpolation)
+    return _with_mask(rgb, source, region, fit, mask, interpolation), fit
+
+
 def mirror(image: np.ndarray) -> np.ndarray:
-    """A horizontally mirrored copy."""
+    """A horizontally mirrored copy (the alpha plane, if any, with it)."""
     return cv2.flip(image, 1)
 
 
 def encode_png(image: np.ndarray, png: str = "fast") -> bytes:
-    """PNG bytes of an RGB image, with the settings named by `png` ('fast' or 'small')."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), PNG_SETTINGS[png])
+    """PNG bytes of an RGB or RGBA image, with the settings named by `png` ('fast' or 'small')."""
+    conversion = cv2.COLOR_RGBA2BGRA if image.ndim == 3 and image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, conversion), PNG_SETTINGS[png])
     if not ok:  # pragma: no cover - OpenCV fails only on impossible shapes
         raise RuntimeError("PNG encoding failed")
     return data.tobytes()

@@ -13,12 +13,15 @@ from pathlib import PurePosixPath
 from typing import Literal
 
 from kohya_prep.build.caption_text import normalize_caption, one_sided_features, swap_left_right
-from kohya_prep.build.geometry import jpeg_decode_scale
+from kohya_prep.build.geometry import jpeg_decode_scale, jpeg_decode_scale_for, output_scale
 from kohya_prep.output import Notice
-from kohya_prep.spec import FLIP_SUFFIX, Box, CropSpec, DatasetSpec, Status
+from kohya_prep.sdscripts.buckets import BucketTable, Size
+from kohya_prep.spec import FLIP_SUFFIX, Box, CropSpec, DatasetSpec, FitMode, MaskMode, Status
 
 # Bump when a change in pixels.py alters output pixels: every image is then rendered again.
 RENDERER_VERSION = 2
+# Bump when a change alters bucket-fit or masked outputs only (letterboxes without a mask keep RENDERER_VERSION).
+SHAPER_VERSION = 1
 MANIFEST_NAME = "kohya-prep-manifest.json"
 PREVIEW_DIR = "preview"
 UPSCALE_WARNING = 2.0  # a crop stretched more than this looks soft in training
@@ -38,12 +41,24 @@ class RegSource:
 
 @dataclass(frozen=True)
 class RenderJob:
-    """What to cut from which source, and the scale to decode that source at (a JPEG's DCT scaling)."""
+    """What to cut from which source, the scale to decode that source at (a JPEG's DCT scaling), and how the
+    box becomes the output: letterboxed into the square, or shaped to its bucket; with a loss mask or not."""
 
     source: str
     box: Box
     flip: bool
     scale: float = 1.0
+    fit: FitMode = "letterbox"
+    mask: MaskMode = "none"
+    bucket: Size | None = None  # fit = "bucket": the output size, sd-scripts' bucket for the box
+
+    @property
+    def cut(self) -> tuple[object, ...]:
+        """What a crop and its flip share: one resize serves both."""
+        return (*self.box.as_list(), self.fit, self.mask, self.bucket)
+
+    def output_size(self, resolution: int) -> Size:
+        return self.bucket or (resolution, resolution)
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,9 @@ class CropRow:
     status: Status
     files: tuple[str, ...]
     flags: tuple[str, ...]
+    output: Size = (512, 512)  # the image's size: the square, or the bucket
+    fit: FitMode = "letterbox"
+    mask: MaskMode = "none"
 
 
 @dataclass(frozen=True)
@@ -101,8 +119,12 @@ def digest(data: bytes) -> str:
 
 
 def render_key(source_hash: str, job: RenderJob, resolution: int, background: tuple[int, int, int], png: str) -> str:
-    """The inputs that decide an image's bytes; the caption is not among them."""
-    material = {
+    """The inputs that decide an image's bytes; the caption is not among them.
+
+    fit and mask enter only when they differ from a plain letterbox, so those keys (and files) stay as they were.
+    A changed mask changes the key: the image is rendered again and sd-scripts' latent caches of it, which hold
+    the mask, are dropped (tree.py)."""
+    material: dict[str, object] = {
         "renderer": RENDERER_VERSION,
         "source": source_hash,
         "box": job.box.as_list(),
@@ -112,7 +134,22 @@ def render_key(source_hash: str, job: RenderJob, resolution: int, background: tu
         "background": list(background),
         "png": png,
     }
+    if job.fit != "letterbox" or job.mask != "none":
+        material.update(shaper=SHAPER_VERSION, fit=job.fit, mask=job.mask, bucket=list(job.bucket or ()))
     return digest(json.dumps(material, sort_keys=True).encode())
+
+
+def bucket_table(spec: DatasetSpec) -> BucketTable:
+    """sd-scripts' buckets for the spec's resolution and bucket settings (library/model_util.py:
+    make_bucket_resolutions), made once per plan."""
+    return BucketTable.from_settings(spec.bucket_settings)
+
+
+def crop_job(crop: CropSpec, flip: bool, scale: float, table: BucketTable) -> RenderJob:
+    """A crop's render job; a bucket fit gets the bucket sd-scripts' select_bucket picks for the box's aspect ratio
+    (the output is written at exactly that size, so sd-scripts puts it there unscaled)."""
+    bucket = table.assign((crop.box.width, crop.box.height)).bucket if crop.fit == "bucket" else None
+    return RenderJob(crop.source, crop.box, flip, scale, crop.fit, crop.mask, bucket)
 
 
 def reg_stem(filename: str, taken: set[str]) -> str:
@@ -130,9 +167,11 @@ def crop_variants(crop: CropSpec) -> list[tuple[str, bool]]:
     return [(crop.name, False)] + ([(crop.name + FLIP_SUFFIX, True)] if crop.flip else [])
 
 
-def review_crop(crop: CropSpec, resolution: int) -> tuple[CropRow, list[Notice]]:
+def review_crop(crop: CropSpec, resolution: int, table: BucketTable | None = None) -> tuple[CropRow, list[Notice]]:
     """A crop's row in the summary table and what a person should know before training on it."""
     flags, warnings = [], []
+    job = crop_job(crop, False, 1.0, table) if table is not None else RenderJob(crop.source, crop.box, False)
+    output = job.output_size(resolution)
     if crop.flip:
         flags.append("flip")
         sided = one_sided_features(crop.caption)
@@ -142,56 +181,99 @@ def review_crop(crop: CropSpec, resolution: int) -> tuple[CropRow, list[Notice]]
                 "flip-one-sided",
                 f"crop '{crop.name}' is flipped but its caption names a one-sided feature ({', '.join(sided)}); "
                 "the mirror puts it on the other side: set flip = false or accept it", fix="set flip = false"))
-    scale = resolution / max(crop.box.width, crop.box.height)
+    scale = resolution / max(crop.box.width, crop.box.height) if job.fit == "letterbox" else output_scale(crop.box, output)
     if scale > UPSCALE_WARNING:
         flags.append(f"upscaled {scale:.1f}x")
+        target = resolution if job.fit == "letterbox" else f"{output[0]}x{output[1]}"
         warnings.append(Notice(
             "upscaled",
-            f"crop '{crop.name}' ({crop.box.width}x{crop.box.height}) is enlarged {scale:.1f}x to {resolution}; "
+            f"crop '{crop.name}' ({crop.box.width}x{crop.box.height}) is enlarged {scale:.1f}x to {target}; "
             "it will look soft: use a larger box or a higher-resolution source", fix="use a larger box"))
+    if crop.mask != "none":
+        flags.append(f"mask {crop.mask}")
     if crop.status != "approved":
         flags.append(crop.status)
     files = tuple(f"{stem}.png" for stem, _ in crop_variants(crop))
-    return CropRow(crop.name, crop.source, crop.box, crop.status, files, tuple(flags)), warnings
+    row = CropRow(crop.name, crop.source, crop.box, crop.status, files, tuple(flags), output, crop.fit, crop.mask)
+    return row, warnings
 
 
-def _crop_outputs(spec: DatasetSpec, crop: CropSpec, source_hash: str, scale: float) -> list[OutputFile]:
+def alpha_warnings(spec: DatasetSpec, crops: list[CropSpec]) -> list[Notice]:
+    """mask = "alpha" on a source without transparency: the build goes on and masks only the padding (as
+    mask = "padding"), and says so once per source."""
+    opaque: dict[str, list[str]] = {}
+    for crop in crops:
+        if crop.mask == "alpha" and not spec.sources[crop.source].alpha:
+            opaque.setdefault(crop.source, []).append(crop.name)
+    return [Notice(
+        "mask-no-alpha",
+        f"mask = 'alpha' on {', '.join(names)}, but source '{sid}' ({spec.sources[sid].path.name}) has no alpha channel: "
+        "only the padding is masked there, as with mask = 'padding'",
+        str(spec.sources[sid].path), fix="set mask = 'padding' on those crops, or export the source with transparency")
+        for sid, names in opaque.items()]
+
+
+def _crop_outputs(spec: DatasetSpec, crop: CropSpec, source_hash: str, scale: float, table: BucketTable) -> list[OutputFile]:
     folder = f"train/{spec.subset_dir}"
     caption = normalize_caption(crop.caption, spec.trigger)
     outputs = []
     for stem, flip in crop_variants(crop):
         text = swap_left_right(caption) if flip else caption
-        job = RenderJob(crop.source, crop.box, flip, scale)
+        job = crop_job(crop, flip, scale, table)
         key = render_key(source_hash, job, spec.resolution, spec.background, spec.png)
         outputs.append(OutputFile(f"{folder}/{stem}.png", "image", crop.name, key, job=job))
         outputs.append(OutputFile(f"{folder}/{stem}.txt", "caption", crop.name, digest(text.encode()), text=text))
     return outputs
 
 
-def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes: dict[str, str]) -> list[OutputFile]:
+def _reg_job(spec: DatasetSpec, reg: RegSource, table: BucketTable) -> RenderJob:
+    """A reg image whole, shaped by the dataset's fit and mask."""
+    box = Box(0, 0, reg.size[0], reg.size[1])
+    bucket = table.assign(reg.size).bucket if spec.fit == "bucket" else None
+    if not reg.jpeg:
+        scale = 1.0
+    elif bucket is None:
+        scale = jpeg_decode_scale([box], spec.resolution)
+    else:
+        scale = jpeg_decode_scale_for([output_scale(box, bucket)])
+    return RenderJob(reg.id, box, False, scale, spec.fit, spec.mask, bucket)
+
+
+def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes: dict[str, str],
+                 table: BucketTable) -> list[OutputFile]:
     folder = f"reg/{spec.reg.subset_dir}"
     text = " ".join(spec.reg.class_tokens.split())
     outputs = []
     for reg in reg_sources:
-        box = Box(0, 0, reg.size[0], reg.size[1])
-        job = RenderJob(reg.id, box, False, jpeg_decode_scale([box], spec.resolution) if reg.jpeg else 1.0)
+        job = _reg_job(spec, reg, table)
         key = render_key(source_hashes[reg.id], job, spec.resolution, spec.background, spec.png)
         outputs.append(OutputFile(f"{folder}/{reg.stem}.png", "image", reg.id, key, job=job))
         outputs.append(OutputFile(f"{folder}/{reg.stem}.txt", "caption", reg.id, digest(text.encode()), text=text))
     return outputs
 
 
-def decode_scales(spec: DatasetSpec, crops: list[CropSpec]) -> dict[str, float]:
+def decode_scales(spec: DatasetSpec, crops: list[CropSpec], table: BucketTable | None = None) -> dict[str, float]:
     """One decode scale per source, from all the crops built from it.
 
     It depends on the spec alone, never on which outputs a rebuild happens to render, so a full build
     and an incremental one decode alike; it is part of each image's key, so a change re-renders its crops.
+    A bucket output can be larger than the square, so its bucket decides how much of the source it needs.
     """
-    boxes: dict[str, list[Box]] = {}
+    table = table or bucket_table(spec)
+    by_source: dict[str, list[CropSpec]] = {}
     for crop in crops:
-        boxes.setdefault(crop.source, []).append(crop.box)
-    return {sid: jpeg_decode_scale(boxes.get(sid, []), spec.resolution) if source.jpeg else 1.0
-            for sid, source in spec.sources.items()}
+        by_source.setdefault(crop.source, []).append(crop)
+    scales = {}
+    for sid, source in spec.sources.items():
+        own = by_source.get(sid, [])
+        if not source.jpeg:
+            scales[sid] = 1.0
+        elif all(crop.fit == "letterbox" for crop in own):
+            scales[sid] = jpeg_decode_scale([crop.box for crop in own], spec.resolution)
+        else:
+            sizes = [crop_job(crop, False, 1.0, table).output_size(spec.resolution) for crop in own]
+            scales[sid] = jpeg_decode_scale_for([output_scale(c.box, size) for c, size in zip(own, sizes, strict=True)])
+    return scales
 
 
 def included_crops(spec: DatasetSpec, include_speculative: bool = False) -> list[CropSpec]:
@@ -204,16 +286,18 @@ def make_plan(spec: DatasetSpec, source_hashes: dict[str, str], reg_sources: lis
     """The files a final build writes: approved crops (and speculative ones if asked), their flips, reg images."""
     included = included_crops(spec, include_speculative)
     chosen = {crop.name for crop in included}
-    scales = decode_scales(spec, included)
+    table = bucket_table(spec)
+    scales = decode_scales(spec, included, table)
     outputs: list[OutputFile] = []
     rows: list[CropRow] = []
     warnings: list[Notice] = []
     for crop in included:
-        outputs += _crop_outputs(spec, crop, source_hashes[crop.source], scales[crop.source])
-        row, crop_warnings = review_crop(crop, spec.resolution)
+        outputs += _crop_outputs(spec, crop, source_hashes[crop.source], scales[crop.source], table)
+        row, crop_warnings = review_crop(crop, spec.resolution, table)
         rows.append(row)
         warnings += crop_warnings
-    outputs += _reg_outputs(spec, reg_sources, source_hashes)
+    warnings += alpha_warnings(spec, included)
+    outputs += _reg_outputs(spec, reg_sources, source_hashes, table)
     return BuildPlan(
         outputs=tuple(outputs),
         dirs=(f"train/{spec.subset_dir}", f"reg/{spec.reg.subset_dir}"),

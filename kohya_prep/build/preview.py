@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from kohya_prep.build.fsops import build_lock
-from kohya_prep.build.plan import PREVIEW_DIR, CropRow, OutputFile, RenderJob, crop_variants, review_crop
+from kohya_prep.build.plan import (
+    PREVIEW_DIR,
+    CropRow,
+    OutputFile,
+    alpha_warnings,
+    bucket_table,
+    crop_job,
+    crop_variants,
+    review_crop,
+)
 from kohya_prep.build.render import render_all
 from kohya_prep.build.run import BuildOptions, lock_path
 from kohya_prep.build.stage import TreePaths, clear_leftovers, staged_tree
@@ -21,12 +30,14 @@ from kohya_prep.output import Notice
 from kohya_prep.spec import CropSpec, DatasetSpec
 
 TILE = 256
-LABEL_HEIGHT = 54
+LABEL_HEIGHT = 74
 COLUMNS = 6
 OVERLAY_LONG_SIDE = 1600
 CONTACT_SHEET = "contact-sheet.png"
 RECORD = ".kp-preview-files"  # what this preview wrote: the next preview replaces those and keeps the rest
 STATUS_COLOURS = {"approved": (46, 160, 67), "speculative": (230, 140, 0), "excluded": (140, 140, 140)}
+TILE_BACKDROP = (58, 58, 64)  # around a tile that is not square: the tile's own shape shows
+MASK_SHADE = (120, 40, 150)  # masked pixels (alpha below 255) are drawn toward this, with stripes
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,8 @@ class PreviewResult:
 
 def _outputs(spec: DatasetSpec) -> list[OutputFile]:
     """Every crop and flip of the spec, whatever its status, as files under preview/crops/."""
-    return [OutputFile(f"crops/{stem}.png", "image", crop.name, "", job=RenderJob(crop.source, crop.box, flip))
+    table = bucket_table(spec)
+    return [OutputFile(f"crops/{stem}.png", "image", crop.name, "", job=crop_job(crop, flip, 1.0, table))
             for crop in spec.crops for stem, flip in crop_variants(crop)]
 
 
@@ -55,13 +67,43 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
-def _tile_label(crop: CropSpec) -> tuple[str, str]:
+def _tile_label(crop: CropSpec, size: tuple[int, int]) -> tuple[str, str, str]:
     flip = "flip" if crop.flip else "no flip"
-    return f"#{crop.index} {crop.name}", f"{crop.status} · {flip}"
+    mask = "" if crop.mask == "none" else f" · mask {crop.mask}"
+    return f"#{crop.index} {crop.name}", f"{crop.status} · {flip}", f"{crop.fit} {size[0]}x{size[1]}{mask}"
+
+
+def shade_masked(image: Any) -> Any:
+    """An RGB picture of what trains: pixels the loss mask weights down (alpha < 255) are tinted and striped in
+    proportion, so padding and transparent background stand out from the art."""
+    import numpy as np
+    from PIL import Image
+
+    if image.mode != "RGBA":
+        return image.convert("RGB")
+    rgba = np.asarray(image).astype(np.float32)
+    masked = 1.0 - rgba[:, :, 3:4] / 255.0
+    rows, cols = np.indices(rgba.shape[:2])
+    stripes = (((rows + cols) // 6) % 2 == 0)[:, :, None]
+    shade = np.where(stripes, np.array(MASK_SHADE, dtype=np.float32), np.array(MASK_SHADE, dtype=np.float32) * 0.6)
+    mixed = rgba[:, :, :3] * (1.0 - 0.75 * masked) + shade * (0.75 * masked)
+    return Image.fromarray(np.clip(mixed + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def _tile(path: Path) -> tuple[Any, tuple[int, int]]:
+    """A crop at its real shape, fitted into TILE x TILE, masked pixels shaded; and the image's size."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        size = image.size
+        scale = TILE / max(size)
+        small = image.resize((max(1, round(size[0] * scale)), max(1, round(size[1] * scale))), Image.Resampling.LANCZOS)
+    return shade_masked(small), size
 
 
 def contact_sheet(spec: DatasetSpec, crop_dir: Path, target: Path) -> None:
-    """A grid of every crop with its number, name, status and flip flag, coloured by status."""
+    """A grid of every crop at its real shape, masked pixels shaded, with its number, name, status, flip flag and
+    size, coloured by status."""
     from PIL import Image, ImageDraw
 
     rows = math.ceil(len(spec.crops) / COLUMNS)
@@ -73,11 +115,13 @@ def contact_sheet(spec: DatasetSpec, crop_dir: Path, target: Path) -> None:
         x, y = 8 + (position % COLUMNS) * cell_w, 8 + (position // COLUMNS) * cell_h
         colour = STATUS_COLOURS[crop.status]
         draw.rectangle([x - 4, y - 4, x + TILE + 3, y + TILE + LABEL_HEIGHT], fill=colour)
-        with Image.open(crop_dir / f"{crop.name}.png") as tile:
-            sheet.paste(tile.convert("RGB").resize((TILE, TILE), Image.Resampling.LANCZOS), (x, y))
-        first, second = _tile_label(crop)
+        draw.rectangle([x, y, x + TILE - 1, y + TILE - 1], fill=TILE_BACKDROP)
+        tile, size = _tile(crop_dir / f"{crop.name}.png")
+        sheet.paste(tile, (x + (TILE - tile.size[0]) // 2, y + (TILE - tile.size[1]) // 2))
+        first, second, third = _tile_label(crop, size)
         draw.text((x + 4, y + TILE + 6), first, fill=(255, 255, 255), font=big)
         draw.text((x + 4, y + TILE + 28), second, fill=(255, 255, 255), font=small)
+        draw.text((x + 4, y + TILE + 48), third, fill=(255, 255, 255), font=small)
     sheet.save(target, optimize=False, compress_level=6)
 
 
@@ -94,15 +138,31 @@ def overlay(spec: DatasetSpec, source_id: str, decoded: Any, target: Path) -> No
     draw = ImageDraw.Draw(image)
     font = _font(18)
     scale = factor * decoded.scale
+    table = bucket_table(spec)
     for crop in (c for c in spec.crops if c.source == source_id):
         box = [round(v * scale) for v in (crop.box.left, crop.box.top, crop.box.right - 1, crop.box.bottom - 1)]
         colour = STATUS_COLOURS[crop.status]
+        _draw_bucket_region(draw, decoded, crop, table, spec.background, scale, colour)
         draw.rectangle(box, outline=colour, width=3)
         label = f"#{crop.index} {crop.name}" + (" (flip)" if crop.flip else "")
         left, top, right, bottom = draw.textbbox((box[0] + 4, box[1] + 3), label, font=font)
         draw.rectangle([left - 3, top - 2, right + 3, bottom + 2], fill=colour)
         draw.text((box[0] + 4, box[1] + 3), label, fill=(255, 255, 255), font=font)
     image.save(target, compress_level=6)
+
+
+def _draw_bucket_region(draw: Any, decoded: Any, crop: CropSpec, table: Any, background: tuple[int, int, int],
+                        scale: float, colour: tuple[int, int, int]) -> None:
+    """A bucket crop's grown region, thin, around its box: the background the build measured and took in."""
+    from kohya_prep.build.pixels import plan_bucket_fit
+
+    job = crop_job(crop, False, 1.0, table)
+    if job.bucket is None:
+        return
+    region = plan_bucket_fit(decoded, crop.box, job.bucket, background).region
+    if region != crop.box:
+        draw.rectangle([round(v * scale) for v in (region.left, region.top, region.right - 1, region.bottom - 1)],
+                       outline=colour, width=1)
 
 
 def build_preview(spec: DatasetSpec, options: BuildOptions | None = None) -> PreviewResult:
@@ -128,11 +188,13 @@ def build_preview(spec: DatasetSpec, options: BuildOptions | None = None) -> Pre
             render_all(spec, outputs, new, {}, options.workers, options.progress, on_decoded=draw_overlay)
             contact_sheet(spec, new / "crops", new / CONTACT_SHEET)
             (new / RECORD).write_text("\n".join(ours) + "\n", encoding="utf-8")
-    reviews = [review_crop(crop, spec.resolution) for crop in spec.crops]
+    table = bucket_table(spec)
+    reviews = [review_crop(crop, spec.resolution, table) for crop in spec.crops]
     kept = [Notice("kept-aside", staged.kept)] if staged.kept else []
+    found = [w for _, crop_found in reviews for w in crop_found] + alpha_warnings(spec, spec.crops)
     return PreviewResult(spec, paths.live, paths.live / CONTACT_SHEET, tuple(sorted(overlays)),
                          tuple(sorted(paths.live / o.relpath for o in outputs)), tuple(row for row, _ in reviews),
-                         tuple(w for _, found in reviews for w in found) + tuple(leftovers) + tuple(kept))
+                         tuple(found) + tuple(leftovers) + tuple(kept))
 
 
 def _earlier_files(live: Path) -> set[str]:

@@ -6,9 +6,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from kohya_prep.build.geometry import FitOutcome
 from kohya_prep.build.plan import CropRow
 from kohya_prep.build.preview import PreviewResult
 from kohya_prep.build.run import BuildResult
+
+SIDES = ("left", "top", "right", "bottom")
 
 
 def _rel(path: Any) -> str:
@@ -36,9 +39,71 @@ def subset_counts(result: BuildResult) -> list[dict[str, Any]]:
     return subsets
 
 
-def _row(row: CropRow) -> dict[str, Any]:
-    return {"crop": row.name, "source": row.source, "box": row.box.as_list(), "status": row.status,
-            "files": list(row.files), "flags": list(row.flags)}
+def _row(row: CropRow, fit: FitOutcome | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"crop": row.name, "source": row.source, "box": row.box.as_list(), "status": row.status,
+            "files": list(row.files), "flags": list(row.flags), "fit": row.fit, "mask": row.mask,
+            "output": list(row.output)}
+    if fit is not None:
+        data["shaped"] = fit_data(fit)
+    return data
+
+
+def fit_data(fit: FitOutcome) -> dict[str, Any]:
+    """How a crop was shaped, for --json: the source region used, pixels grown per side (source pixels), padding
+    per side (output pixels) and the share of the image that is padding."""
+    return {"size": list(fit.size), "region": fit.region.as_list(), "grown": dict(zip(SIDES, fit.grown, strict=True)),
+            "padded": dict(zip(SIDES, fit.padded, strict=True)), "shifted": fit.shifted,
+            "padding_share": round(fit.padding_pixels / (fit.size[0] * fit.size[1]), 4)}
+
+
+def _sides(sides: tuple[int, ...]) -> str:
+    return " + ".join(f"{n} {side}" for side, n in zip(SIDES, sides, strict=True) if n)
+
+
+def fit_text(row: CropRow, fit: FitOutcome | None) -> str:
+    """One crop's fit line: what the build did to reach the output shape, and by how many pixels."""
+    if fit is None:
+        return "not rendered yet"
+    share = fit.padding_pixels / (fit.size[0] * fit.size[1])
+    if row.fit == "letterbox":
+        return f"letterbox, padded {_sides(fit.padded)} ({share:.0%})" if fit.padding_pixels else "letterbox, no padding"
+    parts = []
+    if any(fit.grown):
+        parts.append(f"grew {_sides(fit.grown)}" + (" (shifted: no room on one side)" if fit.shifted else ""))
+    if fit.padding_pixels:
+        parts.append(f"padded {_sides(fit.padded)} ({share:.0%})")
+    return ", ".join(parts) or "exact: the box has the bucket's shape"
+
+
+def _crop_fits(result: BuildResult) -> dict[str, FitOutcome]:
+    """Each crop's fit, from its unflipped image."""
+    folder = f"train/{result.spec.subset_dir}"
+    return {row.name: result.fits[f"{folder}/{row.files[0]}"] for row in result.plan.rows
+            if f"{folder}/{row.files[0]}" in result.fits}
+
+
+def bucket_counts(result: BuildResult) -> list[dict[str, Any]]:
+    """The buckets the outputs fall into: images per bucket, train and reg, and images x repeats."""
+    spec, plan = result.spec, result.plan
+    counts: dict[tuple[int, int], list[int]] = {}
+    for output in plan.images:
+        assert output.job is not None
+        size = output.job.output_size(spec.resolution)
+        is_reg = output.folder.startswith("reg/")
+        row = counts.setdefault(size, [0, 0, 0])
+        row[1 if is_reg else 0] += 1
+        row[2] += spec.reg.num_repeats if is_reg else spec.num_repeats
+    return [{"bucket": list(size), "train_images": train, "reg_images": reg, "images_x_repeats": samples}
+            for size, (train, reg, samples) in sorted(counts.items())]
+
+
+def padding_share(result: BuildResult) -> float | None:
+    """The share of all output pixels that is background padding (None until every image was rendered)."""
+    fits = [result.fits.get(o.relpath) for o in result.plan.images]
+    if not fits or any(f is None for f in fits):
+        return None
+    total = sum(f.size[0] * f.size[1] for f in fits if f)
+    return sum(f.padding_pixels for f in fits if f) / total
 
 
 def build_data(result: BuildResult) -> dict[str, Any]:
@@ -52,7 +117,9 @@ def build_data(result: BuildResult) -> dict[str, Any]:
         "caption_extension": ".txt",
         "up_to_date": result.up_to_date,
         "manifest_only": result.manifest_only,
-        "crops": [_row(r) for r in result.plan.rows],
+        "crops": [_row(r, _crop_fits(result).get(r.name)) for r in result.plan.rows],
+        "buckets": bucket_counts(result),
+        "padding_share": _rounded(padding_share(result)),
         "left_out": [{"crop": name, "status": status} for name, status in result.plan.skipped],
         "subsets": subset_counts(result),
         "rendered": list(result.rendered),
@@ -65,9 +132,14 @@ def build_data(result: BuildResult) -> dict[str, Any]:
     }
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _table(rows: Sequence[CropRow]) -> list[str]:
-    header = ("crop", "source", "box", "files", "flags")
-    cells = [(r.name, r.source, str(r.box), ", ".join(r.files), ", ".join(r.flags)) for r in rows]
+    header = ("crop", "source", "box", "output", "files", "flags")
+    cells = [(r.name, r.source, str(r.box), f"{r.output[0]}x{r.output[1]}", ", ".join(r.files), ", ".join(r.flags))
+             for r in rows]
     widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return ["  " + fmt.format(*header).rstrip(), "  " + fmt.format(*("-" * w for w in widths))] + [
@@ -80,6 +152,35 @@ def _left_out(result: BuildResult) -> list[str]:
     for name, status in result.plan.skipped:
         fix = "approve it in the spec or pass --include-speculative" if status == "speculative" else "status = excluded"
         lines.append(f"  left out: {name} ({status}; {fix})")
+    return lines
+
+
+def _fit_lines(result: BuildResult) -> list[str]:
+    """Per crop, when some crop is shaped to a bucket: grown (source pixels) and padded (output pixels)."""
+    rows = result.plan.rows
+    if all(row.fit == "letterbox" for row in rows):
+        return []
+    fits = _crop_fits(result)
+    width = max(len(row.name) for row in rows)
+    return ["Fit (grown: source pixels of background taken in around the box; padded: output pixels):",
+            *(f"  {row.name:<{width}}  {row.output[0]}x{row.output[1]}  {fit_text(row, fits.get(row.name))}" for row in rows),
+            ""]
+
+
+def _bucket_lines(result: BuildResult) -> list[str]:
+    rows = bucket_counts(result)
+    if not rows:
+        return []
+    lines = ["Buckets (each image is written at its bucket's size, so sd-scripts trains it unscaled):"]
+    for row in rows:
+        reg = f", {row['reg_images']} reg" if row["reg_images"] else ""
+        lines.append(f"  {row['bucket'][0]:>4}x{row['bucket'][1]:<5} {row['train_images']} images{reg}, "
+                     f"{row['images_x_repeats']} images x repeats")
+    share = padding_share(result)
+    if share is not None:
+        wasteful = share > 0.2 and not result.spec.builds_buckets()
+        hint = " (fit = \"bucket\" would train on the picture instead)" if wasteful else ""
+        lines.append(f"  padding: {share:.1%} of all output pixels are background padding{hint}")
     return lines
 
 
@@ -114,7 +215,8 @@ def build_text(result: BuildResult) -> str:
             f"wrote {len(result.captions_written)} captions, kept {result.reused} unchanged files, "
             f"removed {len(result.decision.removed)}."
         ]
-    lines = [*head, "", *_table(result.plan.rows), *_left_out(result), "", *_sd_scripts_view(result)]
+    lines = [*head, "", *_table(result.plan.rows), *_left_out(result), "", *_fit_lines(result), *_bucket_lines(result),
+             "", *_sd_scripts_view(result)]
     foreign, dropped = result.decision.foreign, result.decision.dropped_caches
     if foreign:
         lines.append(f"Kept {len(foreign)} file(s) kohya-prep did not write: {', '.join(foreign[:5])}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kohya_prep.build.fsops import build_lock
+from kohya_prep.build.geometry import FitOutcome, letterbox_outcome
 from kohya_prep.build.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
 from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, digest, make_plan
 from kohya_prep.build.render import Progress, render_all
@@ -47,6 +48,7 @@ class BuildResult:
     up_to_date: bool = False
     manifest_only: bool = False
     seconds: float = 0.0
+    fits: dict[str, FitOutcome] = field(default_factory=dict)  # image relpath -> how it was shaped
 
     @property
     def root(self) -> Path:
@@ -88,14 +90,30 @@ def build_dataset(spec: DatasetSpec, options: BuildOptions | None = None) -> Bui
             if changed:
                 write_manifest(paths.live / MANIFEST_NAME, manifest)
             return BuildResult(spec, plan, decision, (*plan.warnings, *leftovers), up_to_date=not changed,
-                               manifest_only=changed, seconds=time.perf_counter() - started)
-        kept = _stage_and_swap(run, plan, decision)
+                               manifest_only=changed, seconds=time.perf_counter() - started,
+                               fits=image_fits(plan, decision.reuse, spec.resolution))
+        kept, records = _stage_and_swap(run, plan, decision)
     return BuildResult(
         spec, plan, decision, (*plan.warnings, *leftovers, *kept),
         rendered=tuple(sorted(o.relpath for o in decision.render)),
         captions_written=tuple(sorted(o.relpath for o in decision.write_text)),
         seconds=time.perf_counter() - started,
+        fits=image_fits(plan, records, spec.resolution),
     )
+
+
+def image_fits(plan: BuildPlan, records: dict[str, FileRecord], resolution: int) -> dict[str, FitOutcome]:
+    """How each image of the plan was shaped: a letterbox from its box alone, a bucket fit as its render found it
+    (recorded in the manifest, so a rebuild that renders nothing still reports it)."""
+    fits = {}
+    for output in plan.images:
+        assert output.job is not None
+        record = records.get(output.relpath)
+        if output.job.bucket is None:
+            fits[output.relpath] = letterbox_outcome(output.job.box, resolution)
+        elif record is not None and record.fit is not None:
+            fits[output.relpath] = FitOutcome.from_data(record.fit)
+    return fits
 
 
 def lock_path(root: Path) -> Path:
@@ -103,8 +121,9 @@ def lock_path(root: Path) -> Path:
     return root.parent / f".{root.name}.kp-lock"
 
 
-def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision) -> list[Notice]:
-    """Build the complete new tree beside the live one and swap it in; notices for what was set aside."""
+def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision) -> tuple[list[Notice], dict[str, FileRecord]]:
+    """Build the complete new tree beside the live one and swap it in; notices for what was set aside, and the
+    record of every file."""
     ours = [o.relpath for o in plan.outputs]
     with staged_tree(run.paths, ours, decision.carried, drop=decision.dropped_caches) as staged:
         new = staged.folder
@@ -118,14 +137,15 @@ def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision) -> list[Noti
         rendered = render_all(run.spec, list(decision.render), new, run.reg_sources, run.options.workers,
                               run.options.progress)
         by_path = {o.relpath: o for o in decision.render}
-        for relpath, (sha, size) in rendered.items():
-            records[relpath] = _record(new, by_path[relpath], sha, size)
+        for relpath, (sha, size, fit) in rendered.items():
+            records[relpath] = _record(new, by_path[relpath], sha, size, fit)
         write_manifest(new / MANIFEST_NAME, _manifest(run.spec, run.sources, records, plan))
-    return [Notice("kept-aside", staged.kept)] if staged.kept else []
+    return ([Notice("kept-aside", staged.kept)] if staged.kept else []), records
 
 
-def _record(tree: Path, output: OutputFile, sha: str, size: int) -> FileRecord:
-    return FileRecord(sha, size, os.stat(join(tree, output.relpath)).st_mtime_ns, output.key, output.kind, output.owner)
+def _record(tree: Path, output: OutputFile, sha: str, size: int, fit: FitOutcome | None = None) -> FileRecord:
+    return FileRecord(sha, size, os.stat(join(tree, output.relpath)).st_mtime_ns, output.key, output.kind, output.owner,
+                      fit.to_data() if fit is not None else None)
 
 
 def _manifest(spec: DatasetSpec, sources: dict[str, SourceRecord], files: dict[str, FileRecord], plan: BuildPlan) -> Manifest:

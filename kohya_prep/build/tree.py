@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from kohya_prep.build.manifest import FileRecord, Manifest
@@ -60,7 +60,7 @@ def current_record(root: Path, relpath: str, record: FileRecord, verify: bool) -
     if stat.st_size == record.size and stat.st_mtime_ns == record.mtime_ns and not verify:
         return record
     if stat.st_size == record.size and hash_file(join(root, relpath)) == record.sha256:
-        return FileRecord(record.sha256, record.size, stat.st_mtime_ns, record.key, record.kind, record.owner)
+        return replace(record, mtime_ns=stat.st_mtime_ns)
     return None
 
 

@@ -176,6 +176,7 @@ def _config_subset(sub: dict[str, Any], ds: dict[str, Any], general: dict[str, A
         caption_tag_dropout_rate=float(pick("caption_tag_dropout_rate", 0.0)),
         token_warmup_step=float(pick("token_warmup_step", 0.0)),
         enable_wildcard=bool(pick("enable_wildcard", False)),
+        alpha_mask=bool(sub.get("alpha_mask", False)),  # config_util.py: a subset-only key
     )
 
 

@@ -59,6 +59,7 @@ class SubsetConfig:
     caption_tag_dropout_rate: float = 0.0
     token_warmup_step: float = 0.0
     enable_wildcard: bool = False
+    alpha_mask: bool = False  # sd-scripts multiplies the loss by each image's alpha
 
     @property
     def splits_caption(self) -> bool:

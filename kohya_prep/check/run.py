@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from kohya_prep.check import buckets, captions, images, layout, reg
+from kohya_prep.check import buckets, captions, images, layout, masks, reg
 from kohya_prep.check.findings import (
     SEVERITY_ORDER,
     DatasetSummary,
@@ -78,6 +78,7 @@ def _check_one(dataset: DatasetConfig, scanned: list[ScannedSubset], label: str,
     for subset in scanned:
         found.extend(layout.subset_findings(subset))
         found.extend(images.image_findings(subset))
+        found.extend(masks.mask_findings(subset))
         found.extend(captions.caption_file_findings(subset))
         found.extend(captions.keep_tokens_findings(subset, [t for _, t in captions.effective_captions(subset)]))
     subset_images = _subset_images(dataset, scanned)

@@ -66,6 +66,7 @@ class ImageFile:
     dhash: int | None = None  # duplicate scan only: 256-bit difference hash of the trimmed picture
     digest: str | None = None  # duplicate scan only: SHA-1 of the file's bytes
     key: str = ""  # the path string sd-scripts uses (image_dir as written, joined with the name)
+    alpha: bool = False  # an alpha channel (or transparent colour): a loss mask where the subset has alpha_mask
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ def _read_caption(key: str, caption_extension: str, names: dict[str, FileKind]
 def _read_image(handle: BinaryIO, base: ImageFile) -> ImageFile:
     from PIL import Image
 
+    from kohya_prep.spec import has_alpha
+
     head = handle.read(_TAIL)
     file_size = handle.seek(0, os.SEEK_END)
     handle.seek(max(0, file_size - _TAIL))
@@ -191,15 +194,15 @@ def _read_image(handle: BinaryIO, base: ImageFile) -> ImageFile:
     if size is not None and (size[0] <= 0 or size[1] <= 0):
         size = None  # (0, 0) from get_image_size: sd-scripts divides by the height and crashes
     handle.seek(0)
-    decodes = True
+    decodes, alpha = True, False
     try:
-        with Image.open(handle):
-            pass
+        with Image.open(handle) as image:
+            alpha = has_alpha(image)
     except (OSError, ValueError, Image.DecompressionBombError):
         decodes = False
     true = vp8x_size(head[:30]) if kind == "webp" else None
     return replace(base, size=size, kind=kind, truncated=is_truncated(kind, head, tail, file_size),
-                   mtime=os.fstat(handle.fileno()).st_mtime, size_error=size_error, decodes=decodes,
+                   mtime=os.fstat(handle.fileno()).st_mtime, size_error=size_error, decodes=decodes, alpha=alpha,
                    true_size=true if true is not None and true != size else None)
 
 

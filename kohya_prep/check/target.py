@@ -112,8 +112,11 @@ def _from_spec(path: Path, options: CheckOptions) -> CheckInputs:
         roots.append(list_root(reg_dir, is_reg=True))
     resolution = resolution_of(options.resolution or spec.resolution)
     settings = bucket_settings(options, resolution, bool(spec.train.get("enable_bucket", False)))
+    if spec.builds_buckets():  # train-config turns bucketing on with the settings the build shaped the images for
+        settings = spec.buckets.settings(resolution[0])
     caption_extension = dotted_caption_extension(options.caption_extension or ".txt")
-    dataset = _folder_dataset(roots, caption_extension, settings, options.batch_size or 1)
+    # train-config sets alpha_mask on the subsets whose images carry one (the build writes alpha only for a mask)
+    dataset = _folder_dataset(roots, caption_extension, settings, options.batch_size or 1, alpha_mask=True)
     trigger = options.trigger or spec.trigger
     notes = _build_running(spec.root)
     return CheckInputs(str(path), (dataset,), tuple(roots), trigger, True, options.duplicates, tuple(notes),
@@ -203,14 +206,15 @@ def _count_image_like(folder: Path) -> int:
         return 0
 
 
-def _folder_dataset(roots: list[RootListing], caption_extension: str, settings: BucketSettings, batch_size: int) -> DatasetConfig:
+def _folder_dataset(roots: list[RootListing], caption_extension: str, settings: BucketSettings, batch_size: int,
+                    alpha_mask: bool = False) -> DatasetConfig:
     subsets = []
     for root in roots:
         for name in root.dir_names:
             parsed = parse_subset_dir_name(name)
             if parsed.used and parsed.num_repeats is not None:
                 subsets.append(SubsetConfig(root.path / name, parsed.num_repeats, parsed.class_tokens, root.is_reg,
-                                            caption_extension))
+                                            caption_extension, alpha_mask=alpha_mask))
     return DatasetConfig(tuple(subsets), settings, batch_size)
 
 

@@ -8,14 +8,19 @@ fields.py the field-level checks the tables share.
 from __future__ import annotations
 
 from kohya_prep.spec.fields import parse_background
-from kohya_prep.spec.headers import allow_large_sources, read_image_header, read_image_size
+from kohya_prep.spec.headers import allow_large_sources, has_alpha, read_image_header, read_image_size, read_source_header
 from kohya_prep.spec.model import (
+    FITS,
     FLIP_SUFFIX,
+    MASKS,
     PNG_MODES,
     STATUSES,
     Box,
+    BucketSpec,
     CropSpec,
     DatasetSpec,
+    FitMode,
+    MaskMode,
     PngMode,
     RegSpec,
     SourceSpec,
@@ -24,7 +29,7 @@ from kohya_prep.spec.model import (
 from kohya_prep.spec.validate import load_spec, validate_spec
 
 __all__ = [
-    "FLIP_SUFFIX", "PNG_MODES", "STATUSES", "Box", "CropSpec", "DatasetSpec", "PngMode", "RegSpec", "SourceSpec",
-    "Status", "allow_large_sources", "load_spec", "parse_background", "read_image_header", "read_image_size",
-    "validate_spec",
+    "FITS", "FLIP_SUFFIX", "MASKS", "PNG_MODES", "STATUSES", "Box", "BucketSpec", "CropSpec", "DatasetSpec", "FitMode",
+    "MaskMode", "PngMode", "RegSpec", "SourceSpec", "Status", "allow_large_sources", "has_alpha", "load_spec",
+    "parse_background", "read_image_header", "read_image_size", "read_source_header", "validate_spec",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from kohya_prep.spec.fields import Problems, check_keys, choice, flag
-from kohya_prep.spec.model import FLIP_SUFFIX, STATUSES, Box, CropSpec, SourceSpec, Status
+from kohya_prep.spec.model import FITS, FLIP_SUFFIX, MASKS, STATUSES, Box, CropSpec, FitMode, MaskMode, SourceSpec, Status
 from kohya_prep.spec.names import unsafe_name_reason
 
-CROP_KEYS = ("name", "source", "box", "caption", "flip", "status")
+CROP_KEYS = ("name", "source", "box", "caption", "flip", "status", "fit", "mask")
 
 
 def _box(value: Any, where: str, source: SourceSpec | None, problems: Problems) -> Box | None:
@@ -75,8 +75,16 @@ _CROP_FIELDS: tuple[tuple[str, Any, Any], ...] = (
 )
 
 
+def _inherited(data: dict[str, Any]) -> dict[str, str]:
+    """fit and mask of [dataset], when valid: every crop's default (a bad one is reported once, by dataset.py)."""
+    table = data.get("dataset")
+    table = table if isinstance(table, dict) else {}
+    fit, mask = table.get("fit", "letterbox"), table.get("mask", "none")
+    return {"fit": fit if fit in FITS else "letterbox", "mask": mask if mask in MASKS else "none"}
+
+
 def _crop(row: dict[str, Any], index: int, sources: dict[str, SourceSpec], source_ids: set[str], names: _Names,
-          problems: Problems) -> CropSpec | None:
+          problems: Problems, inherited: dict[str, str]) -> CropSpec | None:
     name = row.get("name")
     where = f"crop '{name}'" if isinstance(name, str) and name else f"crop #{index}"
     check_keys(row, CROP_KEYS, where, problems)
@@ -94,9 +102,12 @@ def _crop(row: dict[str, Any], index: int, sources: dict[str, SourceSpec], sourc
         source_id = None
     box = _box(row.get("box"), where, sources.get(source_id or ""), problems)
     values = {key: parse(row.get(key, default), where, problems) for key, default, parse in _CROP_FIELDS}
+    fit = choice(row.get("fit", inherited["fit"]), where, "fit", FITS, problems)
+    mask = choice(row.get("mask", inherited["mask"]), where, "mask", MASKS, problems)
     if box is None or source_id is None or reason:
         return None
-    return CropSpec(name, source_id, box, values["caption"], values["flip"], cast(Status, values["status"]), index)
+    return CropSpec(name, source_id, box, values["caption"], values["flip"], cast(Status, values["status"]), index,
+                    fit=cast(FitMode, fit), mask=cast(MaskMode, mask))
 
 
 def crops_section(data: dict[str, Any], sources: dict[str, SourceSpec], source_ids: set[str],
@@ -106,5 +117,6 @@ def crops_section(data: dict[str, Any], sources: dict[str, SourceSpec], source_i
         problems.add("", "no [[crops]] found; add at least one [[crops]] table with name, source and box")
         return []
     names = _Names()
-    crops = [_crop(row, index, sources, source_ids, names, problems) for index, row in enumerate(rows, start=1)]
+    inherited = _inherited(data)
+    crops = [_crop(row, index, sources, source_ids, names, problems, inherited) for index, row in enumerate(rows, start=1)]
     return [crop for crop in crops if crop is not None]

@@ -6,13 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from kohya_prep.sdscripts.folders import parse_subset_dir_name
-from kohya_prep.spec.fields import Problems, check_keys, parse_background, text, whole_number
-from kohya_prep.spec.model import PNG_MODES, RegSpec
+from kohya_prep.spec.fields import Problems, check_keys, choice, parse_background, text, whole_number
+from kohya_prep.spec.model import FITS, MASKS, PNG_MODES, BucketSpec, RegSpec
 from kohya_prep.spec.names import unsafe_name_reason
 
 DATASET_KEYS = (
-    "name", "trigger", "class", "repeats", "resolution", "background", "subset_dir", "png",
+    "name", "trigger", "class", "repeats", "resolution", "background", "subset_dir", "png", "fit", "mask",
+    "bucket_reso_steps", "min_bucket_reso", "max_bucket_reso",
 )
+# sdxl_train_network.py asserts bucket_reso_steps % 32 == 0; train_network.py (SD 1.5, and FLUX through it) % 64.
+SMALLEST_BUCKET_STEP = 32
+DEFAULT_BUCKET_STEP = 64  # every family's script accepts it
 REG_KEYS = ("class", "repeats", "dir", "subset_dir")
 
 
@@ -49,7 +53,57 @@ def dataset_section(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
         problems.add(where, f"png = {png!r} is not one of {', '.join(PNG_MODES)}")
     out["png"] = png
     out["subset_dir"] = table.get("subset_dir")
+    out["fit"] = choice(table.get("fit", "letterbox"), where, "fit", FITS, problems)
+    out["mask"] = choice(table.get("mask", "none"), where, "mask", MASKS, problems)
+    out["buckets"] = _buckets(table, resolution, where, problems)
     return out
+
+
+def default_bucket_range(resolution: int, step: int) -> tuple[int, int]:
+    """kohya-prep's min and max bucket reso: half and twice the resolution (256..1024 at 512, sd-scripts' defaults)."""
+    return max(step, (resolution // 2) // step * step), resolution * 2
+
+
+def _buckets(table: dict[str, Any], resolution: int | None, where: str, problems: Problems) -> BucketSpec:
+    """bucket_reso_steps, min_bucket_reso and max_bucket_reso, held to what sd-scripts accepts
+    (library/train_util.py: BaseDataset.adjust_min_max_bucket_reso_by_steps, model_util.make_bucket_resolutions)."""
+    step = whole_number(table.get("bucket_reso_steps", DEFAULT_BUCKET_STEP), where, "bucket_reso_steps", problems)
+    if step is None or step % SMALLEST_BUCKET_STEP:
+        if step is not None:
+            problems.add(where, f"bucket_reso_steps = {step} is no multiple of {SMALLEST_BUCKET_STEP}: sdxl_train_network.py "
+                                "asserts divisibility by 32, train_network.py and flux_train_network.py by 64; use 64")
+        return BucketSpec()
+    if resolution is None:
+        return BucketSpec(step)
+    if resolution % step:
+        problems.add(where, f"resolution = {resolution} is no multiple of bucket_reso_steps = {step}, so square crops would "
+                            f"miss sd-scripts' square bucket; use bucket_reso_steps = {DEFAULT_BUCKET_STEP}")
+    low_default, high_default = default_bucket_range(resolution, step)
+    low = whole_number(table.get("min_bucket_reso", low_default), where, "min_bucket_reso", problems)
+    high = whole_number(table.get("max_bucket_reso", high_default), where, "max_bucket_reso", problems)
+    if low is None or high is None:
+        return BucketSpec(step)
+    for message in _bucket_range_problems(resolution, step, low, high):
+        problems.add(where, message)
+    return BucketSpec(step, low, high)
+
+
+def _bucket_range_problems(resolution: int, step: int, low: int, high: int) -> list[str]:
+    if low < step:
+        return [f"min_bucket_reso = {low} is below bucket_reso_steps = {step}: sd-scripts rounds it down to 0 and "
+                f"fails dividing by it; use min_bucket_reso = {max(step, (resolution // 2) // step * step)}"]
+    found = []
+    for key, value, rounded in (("min_bucket_reso", low, low - low % step), ("max_bucket_reso", high, high + -high % step)):
+        if value % step:
+            found.append(f"{key} = {value} is no multiple of bucket_reso_steps = {step} (sd-scripts would use {rounded}); "
+                         f"write {key} = {rounded}")
+    if low > resolution:
+        found.append(f"min_bucket_reso = {low} is above resolution = {resolution}: sd-scripts stops with 'min_bucket_reso "
+                     f"must be equal or less than resolution'; use min_bucket_reso <= {resolution}")
+    if high < resolution:
+        found.append(f"max_bucket_reso = {high} is below resolution = {resolution}: sd-scripts stops with 'max_bucket_reso "
+                     f"must be equal or greater than resolution'; use max_bucket_reso >= {resolution}")
+    return found
 
 
 def subset_dir(value: Any, repeats: int | None, tokens: str, where: str, problems: Problems) -> str:

@@ -9,10 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kohya_prep.sdscripts.buckets import BucketSettings
+
 Status = Literal["approved", "speculative", "excluded"]
 PngMode = Literal["fast", "small"]
+FitMode = Literal["letterbox", "bucket"]
+MaskMode = Literal["none", "alpha", "padding"]
 STATUSES: tuple[Status, ...] = ("approved", "speculative", "excluded")
 PNG_MODES: tuple[PngMode, ...] = ("fast", "small")
+FITS: tuple[FitMode, ...] = ("letterbox", "bucket")
+MASKS: tuple[MaskMode, ...] = ("none", "alpha", "padding")
 FLIP_SUFFIX = "-flip"
 
 
@@ -68,6 +74,7 @@ class SourceSpec:
     path: Path
     size: tuple[int, int]
     jpeg: bool = False  # JPEGs can be decoded at a reduced size
+    alpha: bool = False  # the file has an alpha channel or a transparent colour (mask = "alpha" reads it)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class CropSpec:
     flip: bool
     status: Status
     index: int  # 1-based position in the spec, used to number boxes on the overlays
+    fit: FitMode = "letterbox"  # the crop's own, or the [dataset] value
+    mask: MaskMode = "none"
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,20 @@ class RegSpec:
     num_repeats: int
     image_dir: Path | None
     subset_dir: str
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """The buckets a fit = "bucket" build shapes its images for, in sd-scripts' option names."""
+
+    bucket_reso_steps: int = 64
+    min_bucket_reso: int = 256
+    max_bucket_reso: int = 1024
+
+    def settings(self, resolution: int) -> BucketSettings:
+        """sd-scripts' dataset settings with bucketing on: what train-config writes and check assumes."""
+        return BucketSettings((resolution, resolution), enable_bucket=True, min_bucket_reso=self.min_bucket_reso,
+                              max_bucket_reso=self.max_bucket_reso, bucket_reso_steps=self.bucket_reso_steps)
 
 
 @dataclass(frozen=True)
@@ -110,6 +133,18 @@ class DatasetSpec:
     sources: dict[str, SourceSpec]
     crops: list[CropSpec]
     train: dict[str, Any] = field(default_factory=dict)
+    fit: FitMode = "letterbox"  # reg images follow it; each crop has its own (this one unless it says otherwise)
+    mask: MaskMode = "none"
+    buckets: BucketSpec = field(default_factory=BucketSpec)
+
+    @property
+    def bucket_settings(self) -> BucketSettings:
+        return self.buckets.settings(self.resolution)
+
+    def builds_buckets(self, crops: list[CropSpec] | None = None) -> bool:
+        """Whether any of `crops` (default: all) or the reg images are shaped to a bucket."""
+        reg = self.fit == "bucket" and self.reg.image_dir is not None
+        return reg or any(crop.fit == "bucket" for crop in (self.crops if crops is None else crops))
 
     @property
     def root(self) -> Path:

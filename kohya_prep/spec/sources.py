@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kohya_prep.spec.fields import Problems
-from kohya_prep.spec.headers import read_image_header
+from kohya_prep.spec.headers import read_source_header
 from kohya_prep.spec.model import SourceSpec
 
 
@@ -28,9 +28,9 @@ def sources_section(data: dict[str, Any], base: Path, problems: Problems) -> dic
             problems.add(where, f"file {raw!r} not found (looked at {path}); fix the path or add the file")
             continue
         try:
-            size, jpeg = read_image_header(path)
+            size, jpeg, alpha = read_source_header(path)
         except (OSError, SyntaxError, ValueError) as err:
             problems.add(where, f"{raw!r} is not a readable image ({err}); re-export it as PNG or JPEG")
             continue
-        sources[source_id] = SourceSpec(source_id, path, size, jpeg)
+        sources[source_id] = SourceSpec(source_id, path, size, jpeg, alpha)
     return sources

@@ -15,7 +15,7 @@ from kohya_prep.errors import SpecError
 from kohya_prep.spec.crops import crops_section
 from kohya_prep.spec.dataset import dataset_section, reg_section, subset_dir
 from kohya_prep.spec.fields import Problems, did_you_mean
-from kohya_prep.spec.model import DatasetSpec, PngMode
+from kohya_prep.spec.model import DatasetSpec, FitMode, MaskMode, PngMode
 from kohya_prep.spec.sources import sources_section
 
 if sys.version_info >= (3, 11):
@@ -79,6 +79,9 @@ def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
         sources=sources,
         crops=crops,
         train=train,
+        fit=cast(FitMode, dataset["fit"]),
+        mask=cast(MaskMode, dataset["mask"]),
+        buckets=dataset["buckets"],
     )
 
 

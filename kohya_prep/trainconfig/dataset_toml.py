@@ -40,6 +40,7 @@ class SubsetConfig:
     num_repeats: int
     class_tokens: str
     is_reg: bool = False
+    alpha_mask: bool = False
 
     def entries(self) -> list[Entry]:
         rows = [
@@ -49,6 +50,11 @@ class SubsetConfig:
         ]
         if self.is_reg:
             rows.append(Entry("is_reg", True, "reg subset in the same [[datasets]]: balanced against the train count"))
+        if self.alpha_mask:
+            # library/train_util.py: load_image(alpha=True) keeps the alpha; custom_train_functions.py:
+            # apply_masked_loss multiplies the loss by it.
+            rows.append(Entry("alpha_mask", True, "the images carry a loss mask in their alpha channel (the spec's "
+                                                  "mask): the loss is multiplied by it"))
         return rows
 
 

@@ -22,6 +22,7 @@ from kohya_prep.sdscripts.buckets import (
     BucketSettings,
 )
 from kohya_prep.sdscripts.steps import EpochPlan, SubsetImages, plan_epoch, steps_per_epoch, training_length
+from kohya_prep.spec.dataset import default_bucket_range
 from kohya_prep.trainconfig import extra_rules
 from kohya_prep.trainconfig.argtable import CHOICES, coerce, lookup
 from kohya_prep.trainconfig.dataset_toml import ARG_TO_DATASET_KEY, SubsetConfig, dataset_config_problems, dataset_data
@@ -44,6 +45,7 @@ class ScannedSubset:
     is_reg: bool
     paths: tuple[str, ...]
     sizes: tuple[tuple[int, int], ...]
+    alpha_mask: bool = False  # some image carries a loss mask in its alpha channel
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class PlanInputs:
     layer: list[tuple[str, Any, str]] = field(default_factory=list)  # --base and sampling, after the GPU fit
     foreign: tuple[ForeignDataset, ...] = ()  # the user's own dataset config (then `subsets` is empty)
     targets: list[tuple[str, Any, str]] = field(default_factory=list)  # --epochs / --steps: last, over --set
+    build_buckets: BucketSettings | None = None  # the buckets a fit = "bucket" build shaped its images for
 
 
 @dataclass(frozen=True)
@@ -174,16 +177,36 @@ def _resolution(value: Any, where: str) -> int | list[int]:
 
 
 def _bucket_defaults(inputs: PlanInputs, settings: dict[str, Setting]) -> None:
-    """Letterboxed squares need no buckets; any other shape keeps its aspect ratio in a bucket."""
+    """Letterboxed squares need no buckets; a bucket build gets the very buckets it was shaped for; any other
+    shape keeps its aspect ratio in a bucket."""
     step = inputs.family.bucket_reso_steps
     settings["resolution"] = Setting(inputs.resolution, inputs.path_reasons.get("resolution") or (
         f"the spec's resolution; {inputs.family.title} trains at {inputs.family.resolution}"))
     settings["bucket_reso_steps"] = Setting(step, f"{inputs.family.script} asserts divisibility by {step}")
+    if inputs.build_buckets is not None:
+        _build_buckets(inputs, inputs.build_buckets, settings)
+        return
     sizes = [size for subset in inputs.subsets for size in subset.sizes]
     if all(w == h for w, h in sizes):
         settings["enable_bucket"] = Setting(False, "every image is square: scaled to the resolution, no bucket needed")
         return
     settings["enable_bucket"] = Setting(True, "some images are not square: buckets keep their aspect ratio")
+
+
+def _build_buckets(inputs: PlanInputs, built: BucketSettings, settings: dict[str, Setting]) -> None:
+    """The bucket settings the build used, so sd-scripts puts every image in the bucket it was written for."""
+    family = inputs.family
+    if built.bucket_reso_steps % family.bucket_reso_steps:
+        raise ConfigError(
+            f"the dataset is built for bucket_reso_steps = {built.bucket_reso_steps}, but {family.script} asserts a "
+            f"multiple of {family.bucket_reso_steps}; set bucket_reso_steps = {family.bucket_reso_steps} in the spec's "
+            "[dataset] and build it again.")
+    why = "the build shaped each image to its bucket (fit = 'bucket'); these are its bucket settings"
+    settings["enable_bucket"] = Setting(True, why)
+    settings["bucket_reso_steps"] = Setting(built.bucket_reso_steps, f"the build's step; {family.script} asserts "
+                                                                     f"divisibility by {family.bucket_reso_steps}")
+    settings["min_bucket_reso"] = Setting(built.min_bucket_reso, "the build's min_bucket_reso")
+    settings["max_bucket_reso"] = Setting(built.max_bucket_reso, "the build's max_bucket_reso")
 
 
 def _bucket_range(settings: dict[str, Setting]) -> None:
@@ -194,9 +217,9 @@ def _bucket_range(settings: dict[str, Setting]) -> None:
     res = settings["resolution"].value
     low, high = (res, res) if isinstance(res, int) else (min(res), max(res))
     if "min_bucket_reso" not in settings:
-        settings["min_bucket_reso"] = Setting(max(step, (low // 2) // step * step), "half the resolution")
+        settings["min_bucket_reso"] = Setting(default_bucket_range(low, step)[0], "half the resolution")
     if "max_bucket_reso" not in settings:
-        settings["max_bucket_reso"] = Setting(high * 2, "twice the resolution")
+        settings["max_bucket_reso"] = Setting(default_bucket_range(high, step)[1], "twice the resolution")
 
 
 @dataclass(frozen=True)
@@ -340,7 +363,7 @@ def _finish(inputs: PlanInputs, settings: dict[str, Setting], user_keys: set[str
         else:
             args[key] = setting
     dataset.sort(key=lambda e: _DATASET_ORDER.get(e.key, len(_DATASET_ORDER)))
-    subsets = [SubsetConfig(s.image_dir, s.num_repeats, s.class_tokens, s.is_reg) for s in inputs.subsets]
+    subsets = [SubsetConfig(s.image_dir, s.num_repeats, s.class_tokens, s.is_reg, s.alpha_mask) for s in inputs.subsets]
     problems = dataset_config_problems(dataset_data(general, dataset, subsets), inputs.family.bucket_reso_steps)
     trained, _held, _shared = split_subsets(inputs.subsets, validation.split, validation.seed)
     epoch = _epoch(inputs, dataset, args, trained)

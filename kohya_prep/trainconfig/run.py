@@ -9,7 +9,7 @@ from typing import Any
 
 from kohya_prep.errors import ConfigError
 from kohya_prep.output import Notice
-from kohya_prep.trainconfig import preflight, samples
+from kohya_prep.trainconfig import follow_build, preflight, samples
 from kohya_prep.trainconfig.argtable import parse_override
 from kohya_prep.trainconfig.bases import Base, get_base, sample_style
 from kohya_prep.trainconfig.families import Family, get_family
@@ -86,8 +86,9 @@ def run(options: Options) -> Result:
         paths["sample_prompts"] = str(out_dir / samples.FILE_NAME)
         reasons["sample_prompts"] = "written beside this file; absolute, as train.sh starts in the sd-scripts folder"
     inputs = PlanInputs(family, load_preset(family.name), fitted, source.resolution, source.name, paths, reasons,
-                        source.subsets, spec_train, overrides, processes, _layer(family, base, source),
-                        source.foreign, _targets(options))
+                        follow_build.with_alpha_masks(source.subsets, source.spec), spec_train, overrides, processes,
+                        _layer(family, base, source), source.foreign, _targets(options),
+                        build_buckets=follow_build.build_buckets(source.spec))
     plan = make_plan(inputs)
     resumed = None
     if options.resume:
@@ -277,6 +278,7 @@ def _warnings(source: DatasetSource, family: Family, plan: TrainConfigPlan, mode
     if precision == "bf16" and not gpu_bf16:
         warnings.append(Notice("bf16-unsupported", "mixed_precision = 'bf16' was set, but this GPU has no bf16 (it needs "
                                "compute capability 8.0); training will fail or crawl. Use --set mixed_precision=fp16."))
+    warnings += follow_build.bucket_warnings(source.spec, plan.epoch)
     warnings += [Notice("note", note) for note in plan.notes]
     return warnings
 
