@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kohya_prep.sdscripts.buckets import BucketSettings
+from kohya_prep.sdscripts.buckets import (
+    DEFAULT_BUCKET_RESO_STEPS,
+    DEFAULT_MAX_BUCKET_RESO,
+    DEFAULT_MIN_BUCKET_RESO,
+    BucketSettings,
+)
 
 Status = Literal["approved", "speculative", "excluded"]
 PngMode = Literal["fast", "small"]
@@ -106,9 +111,9 @@ class RegSpec:
 class BucketSpec:
     """The buckets a fit = "bucket" build shapes its images for, in sd-scripts' option names."""
 
-    bucket_reso_steps: int = 64
-    min_bucket_reso: int = 256
-    max_bucket_reso: int = 1024
+    bucket_reso_steps: int = DEFAULT_BUCKET_RESO_STEPS
+    min_bucket_reso: int = DEFAULT_MIN_BUCKET_RESO
+    max_bucket_reso: int = DEFAULT_MAX_BUCKET_RESO
 
     def settings(self, resolution: int) -> BucketSettings:
         """sd-scripts' dataset settings with bucketing on: what train-config writes and check assumes."""
