@@ -8,11 +8,11 @@ levels and literal types of sd-scripts' schema (library/config_util.py: ConfigSa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kohya_prep.sdscripts.buckets import DEFAULT_BUCKET_RESO_STEPS, DEFAULT_MAX_BUCKET_RESO, DEFAULT_MIN_BUCKET_RESO
+from kohya_prep.sdscripts.dataset_config import schema_problems
 from kohya_prep.trainconfig.toml_text import Entry, Table
 
 # Options of the args namespace that belong in the dataset config; the dataset config wins over args
@@ -77,88 +77,27 @@ def dataset_data(general: list[Entry], dataset: list[Entry], subsets: list[Subse
     return {"general": {e.key: e.value for e in general}, "datasets": [data]}
 
 
-# --- validation: sd-scripts' schema for DreamBooth datasets with caption dropout enabled (all LoRA scripts) ----
-
-Check = Callable[[Any], bool]
+# --- validation: sd-scripts' own schema (sdscripts/dataset_config.py), then the asserts its dataset code makes ----
 
 
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _float(v: Any) -> bool:
-    return isinstance(v, float)
-
-
-def _number(v: Any) -> bool:
-    return _int(v) or _float(v)
-
-
-def _bool(v: Any) -> bool:
-    return isinstance(v, bool)
-
-
-def _str(v: Any) -> bool:
-    return isinstance(v, str)
-
-
 def _resolution(v: Any) -> bool:
     return _int(v) or (isinstance(v, list) and len(v) == 2 and all(_int(i) for i in v))
 
 
-def _two_floats(v: Any) -> bool:
-    return isinstance(v, list) and len(v) == 2 and all(_float(i) for i in v)
-
-
-DATASET_LEVEL: dict[str, Check] = {
-    "resolution": _resolution, "batch_size": _int, "enable_bucket": _bool, "min_bucket_reso": _int,
-    "max_bucket_reso": _int, "bucket_reso_steps": _int, "bucket_no_upscale": _bool, "network_multiplier": _float,
-    "validation_split": _float, "validation_seed": _int,
-}
-SUBSET_COMMON: dict[str, Check] = {
-    "num_repeats": _int, "shuffle_caption": _bool, "keep_tokens": _int, "keep_tokens_separator": _str,
-    "secondary_separator": _str, "caption_separator": _str, "enable_wildcard": _bool, "caption_prefix": _str,
-    "caption_suffix": _str, "color_aug": _bool, "flip_aug": _bool, "random_crop": _bool,
-    "face_crop_aug_range": _two_floats, "token_warmup_min": _int, "token_warmup_step": _number,
-    "resize_interpolation": _str, "caption_dropout_rate": _number, "caption_dropout_every_n_epochs": _int,
-    "caption_tag_dropout_rate": _number, "caption_extension": _str, "class_tokens": _str, "cache_info": _bool,
-}
-SUBSET_ONLY: dict[str, Check] = {"image_dir": _str, "is_reg": _bool, "alpha_mask": _bool}
-
-GENERAL_SCHEMA = DATASET_LEVEL | SUBSET_COMMON
-DATASET_SCHEMA = DATASET_LEVEL | SUBSET_COMMON
-SUBSET_SCHEMA = SUBSET_COMMON | SUBSET_ONLY
-
-
-def _table_problems(table: Any, schema: dict[str, Check], where: str, skip: tuple[str, ...] = ()) -> list[str]:
-    if not isinstance(table, dict):
-        return [f"{where} must be a table"]
-    problems = []
-    for key, value in table.items():
-        if key in skip:
-            continue
-        if key not in schema:
-            problems.append(f"{where}: extra key '{key}' not allowed at this level")
-        elif not schema[key](value):
-            problems.append(f"{where}: {key} = {value!r} has the wrong type")
-    return problems
-
-
 def dataset_config_problems(data: dict[str, Any], bucket_step: int) -> list[str]:
     """Everything sd-scripts would reject in this dataset config, plus the bucket asserts of the training script."""
-    problems = _table_problems(data, {"general": lambda v: True, "datasets": lambda v: True}, "top level")
-    problems += _table_problems(data.get("general", {}), GENERAL_SCHEMA, "[general]")
+    problems = [f'sd-scripts stops with "{p.message}"' for p in schema_problems(data)]
     datasets = data.get("datasets", [])
-    for i, dataset in enumerate(datasets if isinstance(datasets, list) else [datasets]):
-        where = f"datasets[{i}]"
-        problems += _table_problems(dataset, DATASET_SCHEMA, where, skip=("subsets",))
+    general = data.get("general", {})
+    for i, dataset in enumerate(datasets if isinstance(datasets, list) else []):
         if not isinstance(dataset, dict):
             continue
-        for j, subset in enumerate(dataset.get("subsets", [])):
-            problems += _table_problems(subset, SUBSET_SCHEMA, f"{where}.subsets[{j}]")
-            if isinstance(subset, dict) and "image_dir" not in subset:
-                problems.append(f"{where}.subsets[{j}]: image_dir is required")
-        problems += _bucket_problems(data.get("general", {}) | dataset, bucket_step, where)
+        merged = (general if isinstance(general, dict) else {}) | dataset
+        problems += _bucket_problems(merged, bucket_step, f"datasets[{i}]")
     return problems
 
 
