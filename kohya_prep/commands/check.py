@@ -16,7 +16,7 @@ from kohya_prep.commands.common import emit, json_option
 @click.option("--caption-extension",
               help="Caption extension sd-scripts will use (its default: .caption; .txt for a kohya-prep spec).")
 @click.option("--resolution", type=click.IntRange(64, 8192), help="Training resolution (default 512, or the spec's).")
-@click.option("--batch-size", type=click.IntRange(1), help="train_batch_size, for steps per epoch (default 1).")
+@click.option("--batch-size", type=click.IntRange(1, 4096), help="train_batch_size, for steps per epoch (default 1).")
 @click.option("--trigger", help="Trigger word every training caption must hold (default: the most common first tag).")
 @click.option("--no-duplicates", is_flag=True, help="Skip the perceptual-hash duplicate scan (reads headers only: fast).")
 @json_option
