@@ -58,8 +58,7 @@ def run(options: Options) -> Result:
     spec = load_spec(options.spec_path)
     train_images = scan_folder(spec.train_subset_dir)
     if not train_images:
-        raise ConfigError(f"no training images in {spec.train_subset_dir}: the dataset is not built yet; "
-                          f"run `kohya-prep dataset build {options.spec_path}` first.")
+        raise ConfigError(_no_images(spec, options.spec_path))
     reg_images = scan_folder(spec.reg_subset_dir)
     gpu, processes = _gpu(options, family)
     fitted = fit(family.name, gpu)
@@ -77,6 +76,19 @@ def run(options: Options) -> Result:
     warnings = _warnings(spec, family, plan, train_images, reg_images, model_status, located, gpu.bf16)
     written = write_files(out_dir, files)
     return Result(out_dir, written, plan, gpu, fitted, located, warnings)
+
+
+def _no_images(spec: DatasetSpec, spec_path: Path) -> str:
+    """Why the train subset holds no images, as it is: not built, every crop left out, or built before."""
+    folder, build = spec.train_subset_dir, f"`kohya-prep dataset build {spec_path}`"
+    if not folder.is_dir():
+        return f"no training images in {folder}: the dataset is not built yet; run {build} first."
+    statuses = [crop.status for crop in spec.crops]
+    if "approved" not in statuses:
+        left_out = ", ".join(f"{statuses.count(s)} {s}" for s in ("speculative", "excluded") if s in statuses)
+        return (f"no training images in {folder}: the build left every crop out ({left_out}); set status = 'approved' "
+                f"on the crops to train on (or build with --include-speculative), then run {build} again.")
+    return f"no training images in {folder} although the spec approves crops; run {build} to write them."
 
 
 def _str(path: Path | None) -> str | None:
