@@ -131,3 +131,16 @@ def assert_one_line_error(result: Any, *fragments: str, code: int = 1) -> str:
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string, any character escaped as TOML wants (NUL and newlines too)."""
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04X}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'

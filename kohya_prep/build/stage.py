@@ -30,7 +30,7 @@ from kohya_prep.build.fsops import exchange, link_or_copy, same_entry
 from kohya_prep.build.plan import MANIFEST_NAME
 from kohya_prep.build.tree import join, walk_dirs, walk_files
 from kohya_prep.errors import BuildError
-from kohya_prep.fserrors import describe, failed_path
+from kohya_prep.fserrors import cause, describe, failed_path
 
 PLAN_MARKER = ".kp-plan.json"  # in the staging folder while it is built: which files in it are ours
 SWAP_RECORD = ".kp-swap.json"  # in the staging folder once it is complete: the swap to finish
@@ -171,6 +171,24 @@ def refuse_foreign_places(paths: TreePaths, relpaths: Iterable[str], dirs: Itera
         goes = "a folder of kohya-prep's" if is_dir else "a file kohya-prep writes"
         raise BuildError(f"{join(paths.root, place)} is {found} where {goes} goes; kohya-prep never writes through "
                          "links or over what it did not write: move it out of the dataset folder, then build again")
+
+
+def refuse_unchangeable(paths: TreePaths) -> None:
+    """BuildError, before anything is written, when a folder the swap must change is read-only, immutable or not
+    writable: the dataset folder, where the staging folder goes, and every folder of the owned entries (the swap
+    renames them and empties the replaced ones)."""
+    places = [paths.root, paths.home, *(paths.root / name for name in paths.dirs)]
+    places += [paths.root / name / sub for name in paths.dirs if os.path.isdir(paths.root / name)
+               for sub in walk_dirs(paths.root / name)]
+    for place in places:
+        if not os.path.isdir(place) or os.access(place, os.W_OK | os.X_OK):
+            continue
+        if os.statvfs(place).f_flag & os.ST_RDONLY:
+            what, fix = cause(OSError(errno.EROFS, "read-only"))
+        else:
+            what = "it cannot be changed (no write permission, or it is immutable: `chattr +i`)"
+            fix = "fix it (`ls -ld`, `lsattr -d`)"
+        raise BuildError(f"{place}: {what}, and a build must change it; {fix}, then build again; nothing was changed")
 
 
 def _relative(relpath: str) -> bool:
@@ -356,6 +374,7 @@ def staged_tree(paths: TreePaths, ours: Iterable[str], carry: Iterable[str], dro
         if not _relative(relpath):
             check_inside(paths.live, relpath)  # raises: the name of a file kohya-prep writes is never a path
     refuse_foreign_places(paths, ours, dirs)
+    refuse_unchangeable(paths)
     staged = StagedTree(paths)
     os.mkdir(paths.new)  # clear_leftovers has removed any earlier one
     try:

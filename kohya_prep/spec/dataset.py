@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ def dataset_section(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
     out["trigger"] = name_part(trigger, where, "trigger", problems)
     out["class"] = name_part(text(table.get("class", ""), where, "class", problems), where, "class", problems)
     out["repeats"] = whole_number(table.get("repeats", 10), where, "repeats", problems)
-    resolution = whole_number(table.get("resolution", 512), where, "resolution", problems, minimum=64, maximum=sys.maxsize)
+    resolution = whole_number(table.get("resolution", 512), where, "resolution", problems, minimum=64, maximum=4096)
     if resolution is not None and (resolution % 64 or resolution > 4096):
         problems.add(where, f"resolution = {shown(resolution)} must be a multiple of 64 up to 4096; use 512, 768 or 1024")
     out["resolution"] = resolution
