@@ -218,3 +218,45 @@ def test_the_preview_keeps_what_the_user_put_in_and_around_it(tmp_path: Path) ->
                                                                       "chara/preview/overlay", "chara/preview/.kp",
                                                                       "spec.toml"))}, after)
     assert not [p for p in os.listdir(root) if ".kp-" in p or ".kept-" in p]
+
+
+def test_a_kill_while_the_replaced_tree_is_cleared_converges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = _spec(tmp_path)
+    _build(spec)
+    _user_things(tmp_path, tmp_path / "chara")
+    mine = {k: v for k, v in snapshot(tmp_path).items() if "tall" not in k and "wide" not in k and "manifest" not in k}
+    real_unlink, calls = os.unlink, []
+
+    def unlink(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if ".chara.kp-old" in str(path) and len(calls) == 2:
+            raise _Killed
+        calls.append(path)
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(stage.os, "unlink", unlink)
+    spec = _spec(tmp_path, 310)
+    with pytest.raises(_Killed):
+        CliRunner().invoke(cli, ["dataset", "build", str(spec)], catch_exceptions=False)
+    monkeypatch.undo()
+    assert (tmp_path / ".chara.kp-old").is_dir()  # killed after the swap, while the replaced files were deleted
+    assert "Nothing to do" in _build(spec).output
+    assert_kept({k: v for k, v in mine.items() if k != "spec.toml"}, snapshot(tmp_path))
+    assert not [p for p in os.listdir(tmp_path) if ".kp-" in p or ".kept-" in p]
+
+
+def test_a_tree_parked_by_an_earlier_version_is_cleared_and_the_users_symlink_comes_back(tmp_path: Path) -> None:
+    # kohya-prep 0.x swapped the whole dataset folder: a killed or failed rebuild could leave the previous tree,
+    # the user's symlink inside, at .chara.kp-old, and every later build then failed.
+    spec = _spec(tmp_path)
+    _build(spec)
+    root, parked = tmp_path / "chara", tmp_path / ".chara.kp-old"
+    (tmp_path / "models").mkdir()
+    parked.mkdir()
+    for relpath in json.loads((root / "kohya-prep-manifest.json").read_text())["files"]:
+        (parked / relpath).parent.mkdir(parents=True, exist_ok=True)
+        os.link(root / relpath, parked / relpath)
+    os.link(root / "kohya-prep-manifest.json", parked / "kohya-prep-manifest.json")
+    (parked / "model").symlink_to(tmp_path / "models", target_is_directory=True)
+    _build(_spec(tmp_path, 310))
+    assert os.readlink(root / "model") == str(tmp_path / "models")
+    assert not parked.exists()

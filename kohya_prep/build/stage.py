@@ -19,7 +19,9 @@ import errno
 import json
 import os
 import re
+import signal
 import stat
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -424,9 +426,23 @@ def _live_name(paths: TreePaths, path: str) -> str:
     return str(paths.root) + path[len(new):] if path.startswith(new + os.sep) else path
 
 
+@contextlib.contextmanager
+def _no_ctrl_c() -> Iterator[None]:
+    """Hold SIGINT back for the few renames of a swap: Ctrl-C lands before it or after it, never between two."""
+    blockable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if blockable:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if blockable:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _swap_or_undo(paths: TreePaths, record: dict[str, Any], ours: list[str]) -> None:
     try:
-        _swap(paths, record)
+        with _no_ctrl_c():
+            _swap(paths, record)
     except OSError as err:
         try:
             _unswap(paths, record)
