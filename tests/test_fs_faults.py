@@ -116,14 +116,15 @@ def test_a_dataset_folder_linked_to_another_disk_builds_and_rebuilds(tmp_path: P
         _no_staging(disk)
 
 
-def test_train_on_another_file_system_is_a_finding(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["chara/reg", f"chara/train/{SUBSET}/extra"], ids=["reg", "inside-the-subset"])
+def test_another_file_system_mounted_inside_the_dataset_is_a_finding(tmp_path: Path, where: str) -> None:
     spec = _built(tmp_path, crops=1)
-    with faults.tmpfs(tmp_path / "chara" / "reg", size="1m"):
-        before = snapshot(tmp_path)
+    with faults.tmpfs(tmp_path / where, size="1m") as mounted:
+        (mounted / "mine.png").write_bytes(b"on another disk")
         spec = _project(tmp_path, crops=2)
-        before["spec.toml"] = snapshot(tmp_path)["spec.toml"]
-        assert_one_line_error(_invoke("dataset", "build", str(spec)), "the build stopped at", str(tmp_path / "chara"),
-                              "was left as it was")
+        before = snapshot(tmp_path)
+        assert_one_line_error(_invoke("dataset", "build", str(spec)), f"{tmp_path / where} is a mount point",
+                              "mount that disk outside the dataset folder")
         assert snapshot(tmp_path) == before
         _no_staging(tmp_path)
 

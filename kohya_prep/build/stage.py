@@ -105,20 +105,22 @@ class StagedTree:
         return self.paths.new / self.paths.base if self.paths.base else self.paths.new
 
 
-def _is_mount_point(path: Path) -> bool:
-    """Whether `path` is a mount point: another device than its parent, or a bind mount of the same one (Linux
-    lists those in /proc/self/mountinfo only; a rename across either fails with EXDEV)."""
-    if os.path.ismount(path):
-        return True
+def _mount_points() -> set[bytes]:
+    """Every mount point Linux lists in /proc/self/mountinfo (bind mounts of the same file system included)."""
     try:
         with open("/proc/self/mountinfo", "rb") as handle:
             fields = [line.split() for line in handle]
     except OSError:
-        return False
-    target = os.fsencode(path)
+        return set()
     # mountinfo writes a space, tab, newline or backslash in a mount point as an octal escape
     unescape = re.compile(rb"\\([0-7]{3})")
-    return any(len(f) > 4 and unescape.sub(lambda m: bytes([int(m.group(1), 8)]), f[4]) == target for f in fields)
+    return {unescape.sub(lambda m: bytes([int(m.group(1), 8)]), f[4]) for f in fields if len(f) > 4}
+
+
+def _is_mount_point(path: Path, points: set[bytes] | None = None) -> bool:
+    """Whether `path` is a mount point: another device than its parent, or a bind mount of the same one (a rename
+    across either fails with EXDEV)."""
+    return os.path.ismount(path) or os.fsencode(path) in (_mount_points() if points is None else points)
 
 
 def open_root(root: Path) -> bool:
@@ -179,10 +181,15 @@ def refuse_unchangeable(paths: TreePaths) -> None:
     """BuildError, before anything is written, when a folder the swap must change is read-only, immutable or not
     writable: the dataset folder, where the staging folder goes, and every folder of the owned entries (the swap
     renames them and empties the replaced ones)."""
-    places = [paths.root, paths.home, *(paths.root / name for name in paths.dirs)]
-    places += [paths.root / name / sub for name in paths.dirs if os.path.isdir(paths.root / name)
-               for sub in walk_dirs(paths.root / name)]
-    for place in places:
+    owned = [paths.root / name for name in paths.dirs]
+    owned += [paths.root / name / sub for name in paths.dirs if os.path.isdir(paths.root / name)
+              for sub in walk_dirs(paths.root / name)]
+    points = _mount_points()
+    for place in owned:
+        if os.path.isdir(place) and _is_mount_point(Path(os.path.realpath(place)), points):
+            raise BuildError(f"{place} is a mount point, and a build replaces the folder it is in as a whole; mount "
+                             "that disk outside the dataset folder (or link to it from elsewhere), then build again")
+    for place in (paths.root, paths.home, *owned):
         if not os.path.isdir(place) or os.access(place, os.W_OK | os.X_OK):
             continue
         if os.statvfs(place).f_flag & os.ST_RDONLY:
