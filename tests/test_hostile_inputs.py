@@ -201,3 +201,15 @@ def test_is_a_directory_and_is_a_file_say_what_to_pass(tmp_path: Path, args: lis
     spec = write_spec(tmp_path, [{"name": "a"}])
     result = _invoke(*(str(tmp_path) if a == "DIR" else str(spec) if a == "SPEC" else a for a in args))
     assert_one_line_error(result, *fragments, code=2)
+
+
+def test_a_broken_sources_table_is_one_problem_not_one_per_crop(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text('sources = [1, 2]\n[dataset]\nname = "chara"\ntrigger = "chara"\nclass = "girl"\n'
+                    '[[crops]]\nname = "a"\nsource = "sheet"\nbox = [0, 0, 10, 10]\n', encoding="utf-8")
+    assert_one_line_error(_invoke("dataset", "build", str(spec)), "[sources] is missing or empty")
+
+
+def test_an_unknown_key_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
+    spec = _spec_text(tmp_path, dataset='"a\\nb" = 1')
+    assert_one_line_error(_invoke("dataset", "build", str(spec)), "unknown key 'a\\nb'")

@@ -93,8 +93,9 @@ def _crop(row: dict[str, Any], index: int, sources: dict[str, SourceSpec], sourc
     names.claim(name, bool(row.get("flip")), where, problems)
     source_id = row.get("source")
     if not isinstance(source_id, str) or source_id not in source_ids:
-        known = ", ".join(sorted(source_ids)) or "none"
-        problems.add(where, f"source {shown(source_id)} is not in [sources] (known: {known}); fix the id or add the source")
+        if source_ids:  # with no [sources] at all, that one problem is reported once, not once per crop
+            known = ", ".join(sorted(source_ids))
+            problems.add(where, f"source {shown(source_id)} is not in [sources] (known: {known}); fix the id or add the source")
         source_id = None
     box = _box(row.get("box"), where, sources.get(source_id or ""), problems)
     values = {key: parse(row.get(key, default), where, problems) for key, default, parse in _CROP_FIELDS}

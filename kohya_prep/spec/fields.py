@@ -24,8 +24,9 @@ def did_you_mean(key: str, known: tuple[str, ...]) -> str:
 
 
 def printable(key: str) -> str:
-    """A key as it reads in a one-line message: itself, or its repr when it holds a newline or a control character."""
-    return key if key.isprintable() and len(key) <= 60 else shown(key)
+    """A key as it reads in a one-line message: itself, with a newline or control character escaped as in Python."""
+    text = key if key.isprintable() else repr(key)[1:-1]
+    return text if len(text) <= 60 else text[:40] + "..."
 
 
 def check_keys(table: dict[str, Any], known: tuple[str, ...], where: str, problems: Problems) -> None:
