@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SPEC   ?= dataset/demo.toml
 
 .DEFAULT_GOAL := help
-.PHONY: help install dataset preview train-config test lint bench clean
+.PHONY: help install dataset preview train-config test fuzz lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: $(STAMP)  ## lint, type-check and run the test suite
 	$(BIN)/ruff check kohya_prep tests benchmarks
 	$(BIN)/mypy kohya_prep
 	$(BIN)/python -m pytest -n 2 -q
+
+fuzz: $(STAMP)  ## property-based tests with many random examples (Hypothesis "fuzz" profile; ~10 min)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n 2 -q tests/test_properties.py
 
 lint: $(STAMP)  ## ruff and mypy only
 	$(BIN)/ruff check kohya_prep tests benchmarks

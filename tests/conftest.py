@@ -5,6 +5,14 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+# Property tests (tests/test_properties.py): `make test` runs the same bounded set every time ("ci": a minute or
+# less on two cores); `make fuzz` runs many random examples ("fuzz"). No example database: nothing is written into
+# the repository; a failure prints the blob that replays it (@reproduce_failure).
+settings.register_profile("ci", max_examples=120, deadline=None, derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=4000, deadline=None, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Tests never reach the network or the user's real kohya install or caches.
 os.environ.pop("KOHYA_SS_DIR", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,54 @@ def sd_scripts_view(data_dir: Path, caption_extension: str = ".txt") -> dict[str
         subsets[sub.name] = {"num_repeats": parsed.num_repeats, "class_tokens": parsed.class_tokens,
                              "images": [p.name for p in images], "captions": captions}
     return subsets
+
+
+def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
+    """Every entry under root, never following a symlink: files by content and mtime, folders by mode, symlinks by
+    their target. Comparing two snapshots shows whether anything was changed, moved, lost or followed."""
+    state: dict[str, tuple[Any, ...]] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            info = path.lstat()
+            rel = path.relative_to(root).as_posix()
+            if stat.S_ISLNK(info.st_mode):
+                state[rel] = ("symlink", os.readlink(path))
+            elif stat.S_ISDIR(info.st_mode):
+                state[rel] = ("folder", stat.S_IMODE(info.st_mode))
+            elif stat.S_ISREG(info.st_mode):
+                state[rel] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(), info.st_mtime_ns)
+            else:
+                state[rel] = ("special", stat.S_IFMT(info.st_mode))
+    return state
+
+
+def assert_kept(before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]]) -> None:
+    """Every entry of `before` is still there, identical (new entries may have appeared)."""
+    changed = {rel: (value, after.get(rel)) for rel, value in before.items() if after.get(rel) != value}
+    assert not changed, changed
+
+
+def assert_one_line_error(result: Any, *fragments: str, code: int = 1) -> str:
+    """The CLI failed with one `Error: ...` line holding every fragment, and no traceback; the message."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    message = result.stderr if hasattr(result, "stderr") else result.output
+    assert "Traceback" not in result.output, result.output
+    lines = [line for line in message.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1 and (code == 2 or message.count("\n") == 1), message
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string, any character escaped as TOML wants (NUL and newlines too)."""
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04X}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'

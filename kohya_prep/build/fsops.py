@@ -1,4 +1,4 @@
-"""Low-level file-system moves that keep a tree whole: the atomic exchange, hard links, the build lock."""
+"""Low-level file-system moves that keep a tree whole: the atomic exchange, hard links, writes, the build lock."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kohya_prep.errors import BuildError
+from kohya_prep.fserrors import describe, failed_path
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -32,60 +33,86 @@ def _renameat2_exchange(a: Path, b: Path) -> bool:
     err = ctypes.get_errno()
     if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
         return False
-    raise OSError(err, os.strerror(err), str(a))
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
 
 
-def swap_into_place(new: Path, live: Path, old: Path) -> None:
-    """Make `new` the live tree; the previous live tree ends at `old` (nothing there if there was none).
+def exchange(a: Path | str, b: Path | str) -> bool:
+    """Swap two existing entries in one atomic step; False where the system cannot (the caller then renames twice)."""
+    return _renameat2_exchange(Path(a), Path(b))
 
-    With renameat2 the swap is one atomic step. Elsewhere it is two renames; `stage.recover` mends the
-    gap between them if the process dies there.
-    """
-    try:
-        if not live.exists():
-            os.rename(new, live)
-        elif _renameat2_exchange(new, live):
-            os.rename(new, old)  # `new` now holds the previous tree
-        else:
-            os.rename(live, old)
-            os.rename(new, live)
-    except OSError as err:
-        raise BuildError(
-            f"could not move the new build into {live} ({err.strerror}); close programs using files in it "
-            "(a training run, an image viewer) and build again"
-        ) from err
+
+_COPY_INSTEAD = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.EACCES, errno.ENOTSUP, errno.EOPNOTSUPP)
 
 
 def link_or_copy(src: Path | str, dst: Path | str) -> None:
-    """Hard-link `src` to `dst` (same bytes, same mtime, no copy); copy where links are not supported."""
+    """Hard-link the entry `src` (a file, or a symlink itself, never what it points at) to `dst`: same bytes, same
+    mtime, no copy. Copy where a link is refused (another file system, an immutable file, too many links)."""
     try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+        os.link(src, dst, follow_symlinks=False)
+    except OSError as err:
+        if err.errno not in _COPY_INSTEAD:
+            raise
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copy2(src, dst, follow_symlinks=False)
 
 
-def same_file(a: Path | str, b: Path | str) -> bool:
+def same_entry(a: Path | str, b: Path | str) -> bool:
+    """Whether `a` and `b` are one directory entry's inode (a hard link), symlinks compared as links."""
     try:
-        return os.path.samefile(a, b)
-    except OSError:
+        first, second = os.lstat(a), os.lstat(b)
+    except (OSError, ValueError):
         return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def write_file(path: Path | str, data: bytes) -> None:
+    """Write `data` to a new file; an OSError names the file even when the write itself fails (disk full, EFBIG)."""
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as err:
+        if err.filename is None:
+            err.filename = os.fspath(path)
+        raise
 
 
 @contextlib.contextmanager
 def build_lock(lock_path: Path) -> Iterator[None]:
-    """One build per dataset at a time; the lock goes away with the process, even on SIGKILL."""
+    """One build per dataset at a time; the lock goes away with the process, even on SIGKILL.
+
+    Inside it a file-system failure (full disk, read-only, file too large, permission, a vanished file) becomes
+    a BuildError naming the path and the cause: the staged tree has been discarded by then (stage.py).
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; builds are rarely concurrent there
-        yield
+        with _findings(lock_path):
+            yield
         return
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
+    try:
+        handle = open(lock_path, "a")  # noqa: SIM115 - held open for the whole build
+    except OSError as err:
+        raise BuildError(f"cannot take the build lock {describe(err, str(lock_path))}, then build again") from err
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BuildError(f"another kohya-prep build is writing {lock_path.parent}; wait for it to finish") from None
         try:
-            yield
+            with _findings(lock_path):
+                yield
         finally:
-            lock_path.unlink(missing_ok=True)  # leave no trace; a killed build's lock dies with its process
+            with contextlib.suppress(OSError):  # leave no trace; a killed build's lock dies with its process
+                lock_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _findings(lock_path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as err:
+        dataset = lock_path.with_name(lock_path.name.removeprefix(".").removesuffix(".kp-lock"))
+        raise BuildError(f"the build stopped at {describe(err, failed_path(err) or str(dataset))}, then build again; "
+                         f"{dataset} was left as it was") from err

@@ -6,6 +6,7 @@ outputs are still current (same key, unchanged on disk), and which sources need 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Manifest:
     sources: dict[str, SourceRecord] = field(default_factory=dict)
     files: dict[str, FileRecord] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)  # the folders the build made (empty ones too: reg/1_girl)
     version: str = __version__
     renderer: int = RENDERER_VERSION
 
@@ -64,6 +66,7 @@ class Manifest:
             "sources": {k: dict(vars(v)) for k, v in sorted(self.sources.items())},
             "files": {k: v.to_data() for k, v in sorted(self.files.items())},
             "skipped": self.skipped,
+            "dirs": self.dirs,
         }
         return json.dumps(data, indent=1, sort_keys=False) + "\n"
 
@@ -83,6 +86,7 @@ def read_manifest(path: Path) -> Manifest | None:
             sources={k: SourceRecord(**v) for k, v in data["sources"].items()},
             files={k: FileRecord(**v) for k, v in data["files"].items()},
             skipped=data.get("skipped", []),
+            dirs=[str(d) for d in data.get("dirs", [])],
             version=data.get("version", ""),
             renderer=data.get("renderer", 0),
         )
@@ -93,5 +97,13 @@ def read_manifest(path: Path) -> Manifest | None:
 def write_manifest(path: Path, manifest: Manifest) -> None:
     """Write atomically: a reader sees the old manifest or the new one."""
     tmp = path.with_name(path.name + ".kp-tmp")
-    tmp.write_text(manifest.to_json(), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(manifest.to_json())
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if err.filename is None:
+            err.filename = str(path)
+        raise

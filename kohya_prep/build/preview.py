@@ -24,8 +24,8 @@ from kohya_prep.build.plan import (
 )
 from kohya_prep.build.render import render_all
 from kohya_prep.build.run import BuildOptions, lock_path
-from kohya_prep.build.stage import TreePaths, clear_leftovers, staged_tree
-from kohya_prep.build.tree import walk_files
+from kohya_prep.build.stage import TreePaths, clear_leftovers, open_root, staged_tree
+from kohya_prep.build.tree import walk_entries
 from kohya_prep.output import Notice
 from kohya_prep.spec import CropSpec, DatasetSpec
 
@@ -168,15 +168,15 @@ def _draw_bucket_region(draw: Any, decoded: Any, crop: CropSpec, table: Any, bac
 def build_preview(spec: DatasetSpec, options: BuildOptions | None = None) -> PreviewResult:
     """Render every crop (speculative and excluded too), the contact sheet and the overlays."""
     options = options or BuildOptions()
-    paths = TreePaths.beside(spec.root / PREVIEW_DIR)
+    paths = TreePaths.folder(spec.root / PREVIEW_DIR)
     outputs = _outputs(spec)
     ours = [o.relpath for o in outputs] + [CONTACT_SHEET, RECORD] + [f"overlay-{s}.png" for s in spec.sources]
     overlays: list[Path] = []
     with build_lock(lock_path(spec.root)):
-        spec.root.mkdir(parents=True, exist_ok=True)
+        open_root(spec.root)
         leftovers = [Notice("kept-aside", text) for text in clear_leftovers(paths)]
         earlier = _earlier_files(paths.live)
-        user_files = [p for p in walk_files(paths.live) if p not in {*ours, *earlier}] if paths.live.is_dir() else []
+        user_files = [p for p in walk_entries(paths.live) if p not in {*ours, *earlier}] if paths.live.is_dir() else []
         with staged_tree(paths, ours, user_files, drop=earlier) as staged:
             new = staged.folder
             (new / "crops").mkdir(exist_ok=True)

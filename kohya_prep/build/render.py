@@ -11,6 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from kohya_prep.build.fsops import write_file
 from kohya_prep.build.geometry import FitOutcome
 from kohya_prep.build.plan import OutputFile, RegSource, RenderJob, digest
 from kohya_prep.errors import BuildError
@@ -67,7 +68,7 @@ def _render_cut(decoded: Any, outputs: Cut, spec: DatasetSpec, folder: Path) -> 
     for output in outputs:
         assert output.job is not None
         data = encode_png(mirror(canvas) if output.job.flip else canvas, spec.png)
-        (folder / output.relpath).write_bytes(data)
+        write_file(folder / output.relpath, data)
         shaped = fit.mirrored() if fit is not None and output.job.flip else fit
         written.append((output.relpath, (digest(data), len(data), shaped)))
     return written

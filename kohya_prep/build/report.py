@@ -192,7 +192,9 @@ def _sd_scripts_view(result: BuildResult) -> list[str]:
         for subset in (s for s in subset_counts(result) if s["is_reg"] == is_reg):
             name = subset["folder"].split("/", 1)[1]
             if subset["images"] == 0:
-                lines.append(f"    {name:<22} empty: no reg images (add [reg] dir = '...' to the spec to use some)")
+                lines.append(f"    {name:<22} " + ("empty: no reg images (add [reg] dir = '...' to the spec to use some)"
+                             if is_reg else "empty: every crop is left out; approve some (status = 'approved') "
+                             "or pass --include-speculative, or sd-scripts stops with 'No data found'"))
                 continue
             lines.append(
                 f"    {name:<22} {subset['images']} images, {subset['captions']} captions"

@@ -6,19 +6,21 @@ not write are never deleted or overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kohya_prep.build.fsops import build_lock
+from kohya_prep.build.fsops import build_lock, write_file
 from kohya_prep.build.geometry import FitOutcome, letterbox_outcome
 from kohya_prep.build.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
 from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, digest, make_plan
 from kohya_prep.build.render import Progress, render_all
 from kohya_prep.build.sources import check_sources_outside, hash_file, list_reg_sources, source_records
-from kohya_prep.build.stage import TreePaths, clear_leftovers, staged_tree
+from kohya_prep.build.stage import TreePaths, clear_leftovers, open_root, refuse_foreign_places, staged_tree
 from kohya_prep.build.tree import Decision, decide, join
+from kohya_prep.errors import BuildError
 from kohya_prep.output import Notice
 from kohya_prep.spec import DatasetSpec
 
@@ -70,29 +72,44 @@ class _Run:
     sources: dict[str, SourceRecord] = field(default_factory=dict)
 
 
+OWNED_DIRS = ("train", "reg")  # with the manifest, all a build owns in the dataset folder; the rest is the user's
+
+
 def build_dataset(spec: DatasetSpec, options: BuildOptions | None = None) -> BuildResult:
     """Build spec.root from the spec; write nothing when nothing changed."""
     options = options or BuildOptions()
     started = time.perf_counter()
-    paths = TreePaths.beside(spec.root)
     check_sources_outside(spec)
     with build_lock(lock_path(spec.root)):
-        leftovers = [Notice("kept-aside", text) for text in clear_leftovers(paths)]
-        previous = read_manifest(paths.live / MANIFEST_NAME)
-        reg_list = list_reg_sources(spec)
-        run = _Run(spec, options, paths, {r.id: r for r in reg_list}, source_records(spec, reg_list, previous, options.verify))
-        plan = make_plan(spec, {k: v.sha256 for k, v in run.sources.items()}, reg_list, options.include_speculative)
-        decision = decide(plan, paths.live, previous, options.verify)
-        dirs_present = all((paths.live / d).is_dir() for d in plan.dirs)
-        if decision.changes_nothing and dirs_present:
-            manifest = _manifest(spec, run.sources, decision.reuse, plan)
-            changed = manifest != previous
-            if changed:
-                write_manifest(paths.live / MANIFEST_NAME, manifest)
-            return BuildResult(spec, plan, decision, (*plan.warnings, *leftovers), up_to_date=not changed,
-                               manifest_only=changed, seconds=time.perf_counter() - started,
-                               fits=image_fits(plan, decision.reuse, spec.resolution))
-        kept, records = _stage_and_swap(run, plan, decision)
+        created = open_root(spec.root)
+        try:
+            return _build(spec, options, started)
+        except BaseException:
+            if created:  # a first build that failed leaves no trace
+                with contextlib.suppress(OSError):
+                    os.rmdir(spec.root)
+            raise
+
+
+def _build(spec: DatasetSpec, options: BuildOptions, started: float) -> BuildResult:
+    paths = TreePaths.dataset(spec.root, OWNED_DIRS)
+    leftovers = [Notice("kept-aside", text) for text in clear_leftovers(paths)]
+    previous = _previous_manifest(paths.live / MANIFEST_NAME)
+    reg_list = list_reg_sources(spec)
+    run = _Run(spec, options, paths, {r.id: r for r in reg_list}, source_records(spec, reg_list, previous, options.verify))
+    plan = make_plan(spec, {k: v.sha256 for k, v in run.sources.items()}, reg_list, options.include_speculative)
+    refuse_foreign_places(paths, [o.relpath for o in plan.outputs], plan.dirs)
+    decision = decide(plan, paths.live, previous, options.verify)
+    dirs_present = all((paths.live / d).is_dir() for d in plan.dirs)
+    if decision.changes_nothing and dirs_present:
+        manifest = _manifest(spec, run.sources, decision.reuse, plan)
+        changed = manifest != previous
+        if changed:
+            write_manifest(paths.live / MANIFEST_NAME, manifest)
+        return BuildResult(spec, plan, decision, (*plan.warnings, *leftovers), up_to_date=not changed,
+                           manifest_only=changed, seconds=time.perf_counter() - started,
+                           fits=image_fits(plan, decision.reuse, spec.resolution))
+    kept, records = _stage_and_swap(run, plan, decision, decision.dropped(previous))
     return BuildResult(
         spec, plan, decision, (*plan.warnings, *leftovers, *kept),
         rendered=tuple(sorted(o.relpath for o in decision.render)),
@@ -116,23 +133,38 @@ def image_fits(plan: BuildPlan, records: dict[str, FileRecord], resolution: int)
     return fits
 
 
+def _previous_manifest(path: Path) -> Manifest | None:
+    """The last build's manifest; BuildError when a file of that name is there but is not kohya-prep's."""
+    manifest = read_manifest(path)
+    if manifest is None and os.path.lexists(path) and not _says_kohya_prep(path):
+        raise BuildError(f"{path} was not written by kohya-prep, and a build writes its manifest there; "
+                         "move the file away, then build again")
+    return manifest
+
+
+def _says_kohya_prep(path: Path) -> bool:
+    try:
+        return b'"tool": "kohya-prep"' in path.read_bytes()[:200]
+    except OSError:
+        return False
+
+
 def lock_path(root: Path) -> Path:
     """One lock per dataset folder, beside it; the build and the preview take the same one."""
     return root.parent / f".{root.name}.kp-lock"
 
 
-def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision) -> tuple[list[Notice], dict[str, FileRecord]]:
+def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision,
+                    drop: list[str]) -> tuple[list[Notice], dict[str, FileRecord]]:
     """Build the complete new tree beside the live one and swap it in; notices for what was set aside, and the
     record of every file."""
-    ours = [o.relpath for o in plan.outputs]
-    with staged_tree(run.paths, ours, decision.carried, drop=decision.dropped_caches) as staged:
+    ours = [*(o.relpath for o in plan.outputs), MANIFEST_NAME]
+    with staged_tree(run.paths, ours, decision.carried, drop=drop, dirs=plan.dirs) as staged:
         new = staged.folder
-        for folder in plan.dirs:
-            (new / folder).mkdir(parents=True, exist_ok=True)
         records = dict(decision.reuse)
         for output in decision.write_text:
             data = (output.text or "").encode("utf-8") + b"\n"
-            (new / output.relpath).write_bytes(data)
+            write_file(new / output.relpath, data)
             records[output.relpath] = _record(new, output, digest(data), len(data))
         rendered = render_all(run.spec, list(decision.render), new, run.reg_sources, run.options.workers,
                               run.options.progress)
@@ -155,4 +187,5 @@ def _manifest(spec: DatasetSpec, sources: dict[str, SourceRecord], files: dict[s
         sources=sources,
         files=files,
         skipped=[{"crop": name, "status": status} for name, status in plan.skipped],
+        dirs=list(plan.dirs),
     )

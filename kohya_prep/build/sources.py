@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kohya_prep.build.manifest import Manifest, SourceRecord
@@ -60,10 +61,10 @@ def list_reg_sources(spec: DatasetSpec) -> list[RegSource]:
 
 def check_sources_outside(spec: DatasetSpec) -> None:
     """kohya-prep never writes where its sources are."""
-    root = spec.root.resolve()
+    root = Path(os.path.realpath(spec.root))  # never raises, also for a symlink loop (open_root reports it)
     paths = [s.path for s in spec.sources.values()] + ([spec.reg.image_dir] if spec.reg.image_dir else [])
     for path in paths:
-        if path.resolve().is_relative_to(root):
+        if Path(os.path.realpath(path)).is_relative_to(root):
             raise BuildError(
                 f"{path} lies inside the output folder {root}; kohya-prep never writes where its sources are: "
                 "move the sources or rename the dataset"

@@ -9,20 +9,49 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from kohya_prep.build.manifest import FileRecord, Manifest
-from kohya_prep.build.plan import MANIFEST_NAME, PREVIEW_DIR, BuildPlan, OutputFile
+from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile
 from kohya_prep.build.sources import hash_file
 from kohya_prep.errors import BuildError
 from kohya_prep.sdscripts.folders import METADATA_CACHE_NAME, cache_owner_stems, is_cache_file
 
 
-def walk_files(tree: Path | str) -> Iterator[str]:
-    """Relative posix paths of every file under `tree` (plain strings: this runs once per file)."""
-    top = str(tree)
-    for folder, _dirs, files in os.walk(top):
-        rel = os.path.relpath(folder, top).replace(os.sep, "/")
-        prefix = "" if rel == "." else rel + "/"
-        for name in files:
-            yield prefix + name
+def _raise(err: OSError) -> None:
+    raise err
+
+
+def _walk(tree: Path | str, tops: tuple[str, ...]) -> Iterator[tuple[str, bool]]:
+    """(relative posix path, is a folder) of every entry under `tree` (or under its sub-folders `tops`).
+
+    Symlinks are entries, never followed, also when they point at a folder; an unreadable folder is an error,
+    not a silent gap (what is not seen would not be carried into the new tree).
+    """
+    for top in tops or ("",):
+        start = os.path.join(tree, top) if top else str(tree)
+        if top and (os.path.islink(start) or not os.path.isdir(start)):
+            continue
+        for folder, dirs, files in os.walk(start, onerror=_raise):
+            rel = os.path.relpath(folder, tree).replace(os.sep, "/")
+            prefix = "" if rel == "." else rel + "/"
+            for name in dirs:
+                yield prefix + name, not os.path.islink(os.path.join(folder, name))
+            for name in files:
+                yield prefix + name, False
+
+
+def walk_files(tree: Path | str, tops: tuple[str, ...] = ()) -> Iterator[str]:
+    """Relative posix paths of every entry under `tree` that is not a folder: files, symlinks, pipes (plain strings:
+    this runs once per file)."""
+    return (relpath for relpath, is_dir in _walk(tree, tops) if not is_dir)
+
+
+def walk_dirs(tree: Path | str, tops: tuple[str, ...] = ()) -> Iterator[str]:
+    """Relative posix paths of every real folder under `tree` (symlinks to folders are entries: walk_files)."""
+    return (relpath for relpath, is_dir in _walk(tree, tops) if is_dir)
+
+
+def walk_entries(tree: Path | str) -> list[str]:
+    """Every entry under `tree`, folders included: what a staged tree carries of a folder it owns whole."""
+    return [relpath for relpath, _ in _walk(tree, ())]
 
 
 def join(tree: Path | str, relpath: str) -> str:
@@ -36,10 +65,10 @@ class Decision:
     render: tuple[OutputFile, ...] = ()
     write_text: tuple[OutputFile, ...] = ()
     reuse: dict[str, FileRecord] = field(default_factory=dict)  # relpath -> record (bytes unchanged)
-    foreign: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()  # the user's files and symlinks in train/ and reg/
     dropped_caches: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
-    preview: tuple[str, ...] = ()
+    foreign_dirs: tuple[str, ...] = ()  # the user's folders in train/ and reg/ (empty ones too)
 
     @property
     def changes_nothing(self) -> bool:
@@ -47,8 +76,13 @@ class Decision:
 
     @property
     def carried(self) -> list[str]:
-        """Live files that go into the new tree unchanged (hard-linked)."""
-        return [*self.foreign, *self.preview, *self.reuse]
+        """Live entries that go into the new tree unchanged (hard-linked, folders re-created)."""
+        return [*self.foreign_dirs, *self.foreign, *self.reuse]
+
+    def dropped(self, previous: Manifest | None) -> list[str]:
+        """Live files deliberately left out of the new tree: ours, replaced or removed, and stale caches."""
+        old_files = previous.files if previous else {}
+        return [*(r for r in old_files if r not in self.reuse), *self.dropped_caches, MANIFEST_NAME]
 
 
 def current_record(root: Path, relpath: str, record: FileRecord, verify: bool) -> FileRecord | None:
@@ -93,21 +127,31 @@ def decide(plan: BuildPlan, root: Path, previous: Manifest | None, verify: bool)
             "(captions, boxes) or delete those files, then build again"
         )
     decision = Decision(tuple(render), tuple(write_text), reuse, removed=tuple(removed))
-    return _sort_unowned(root, planned, old_files, decision) if root.is_dir() else decision
+    return _sort_unowned(root, plan, old_files, decision, previous) if root.is_dir() else decision
 
 
-def _sort_unowned(root: Path, planned: set[str], old_files: dict[str, FileRecord], decision: Decision) -> Decision:
-    """Files in the live tree that are not in the manifest: the preview, stale sd-scripts caches, the user's."""
+def _ours_dirs(plan: BuildPlan, old_files: dict[str, FileRecord], previous: Manifest | None) -> set[str]:
+    """Folders kohya-prep made: those of the plan and of the last build, with their parents."""
+    made = {*plan.dirs, *(previous.dirs if previous else ()), *(o.folder for o in plan.outputs),
+            *(str(PurePosixPath(r).parent) for r in old_files)}
+    return {str(parent) for folder in made for parent in (PurePosixPath(folder), *PurePosixPath(folder).parents)}
+
+
+def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord], decision: Decision,
+                  previous: Manifest | None) -> Decision:
+    """Entries of train/ and reg/ that are not in the manifest: stale sd-scripts caches, the user's files and
+    folders. The rest of the dataset folder is not looked at: it is not ours and stays as it is."""
+    planned = {o.relpath for o in plan.outputs}
+    tops = tuple(sorted({folder.split("/")[0] for folder in plan.dirs}))
     changed = {o.relpath for o in decision.render} | set(decision.removed)
     changed_stems: dict[str, set[str]] = {}
     for path in (PurePosixPath(p) for p in changed if p.endswith(".png")):
         changed_stems.setdefault(str(path.parent), set()).add(path.stem)
-    foreign, preview, dropped, collisions = [], [], [], []
-    for relpath in walk_files(root):
-        if relpath in old_files or relpath == MANIFEST_NAME:
-            continue
-        if relpath.startswith(PREVIEW_DIR + "/"):
-            preview.append(relpath)
+    ours_dirs = _ours_dirs(plan, old_files, previous)
+    foreign_dirs = tuple(d for d in walk_dirs(root, tops) if d not in ours_dirs)
+    foreign, dropped, collisions = [], [], []
+    for relpath in walk_files(root, tops):
+        if relpath in old_files:
             continue
         pure = PurePosixPath(relpath)
         if is_cache_file(pure.name) and is_stale_cache(pure.name, changed_stems.get(str(pure.parent), set())):
@@ -122,7 +166,7 @@ def _sort_unowned(root: Path, planned: set[str], old_files: dict[str, FileRecord
             "move the file away or rename the crop"
         )
     return Decision(decision.render, decision.write_text, decision.reuse, tuple(foreign), tuple(dropped),
-                    decision.removed, tuple(preview))
+                    decision.removed, foreign_dirs)
 
 
 def is_stale_cache(name: str, changed_stems: set[str]) -> bool:

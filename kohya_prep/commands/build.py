@@ -8,7 +8,9 @@ from typing import Any, cast
 
 import click
 
-from kohya_prep.commands.common import emit, json_option
+from kohya_prep.commands.common import SPEC_FIX, FilePath, emit, json_option
+
+MAX_JOBS = 256  # each worker may hold a decoded source: more threads than this only exhaust memory
 
 
 def _progress_bar(enabled: bool) -> Any:
@@ -35,13 +37,14 @@ def _progress_bar(enabled: bool) -> Any:
 
 
 @click.command()
-@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.argument("spec_path", metavar="SPEC", type=FilePath(dir_okay=False, fix=SPEC_FIX))
 @click.option("--preview", is_flag=True, help="Render every crop, a contact sheet and box overlays into <dataset>/preview/.")
 @click.option("--include-speculative", is_flag=True, help="Build speculative crops too, not only approved ones.")
 @click.option("--verify", is_flag=True, help="Re-hash every source and output instead of trusting size and mtime.")
 @click.option("--png", type=click.Choice(["fast", "small"]), default=None,
               help="PNG encoding: fast (default) or small files; overrides the spec's png key.")
-@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default="one per core", help="Worker threads.")
+@click.option("--jobs", type=click.IntRange(min=0, max=MAX_JOBS), default=0, show_default="one per core",
+              help=f"Worker threads (at most {MAX_JOBS}).")
 @json_option
 @click.pass_context
 def build(ctx: click.Context, spec_path: str, preview: bool, include_speculative: bool, verify: bool, png: str | None,

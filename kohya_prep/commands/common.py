@@ -6,6 +6,8 @@ Errors raised as KohyaPrepError (exit 1) and click's usage errors (exit 2) are p
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -14,6 +16,7 @@ import click
 from kohya_prep.output import Notice, dumps, envelope
 
 _JSON = "kohya_prep.json"
+SPEC_FIX = "pass the spec file (.toml) itself, not its folder"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -53,3 +56,42 @@ def emit(ctx: click.Context, as_json: bool, exit_code: int, text: str, errors: I
 
 def print_error_json(command: str, exit_code: int, errors: Iterable[Notice]) -> None:
     click.echo(dumps(envelope(command, exit_code, errors)))
+
+
+class FiniteFloat(click.FloatRange):
+    """A FloatRange that refuses NaN and infinity: click's lets NaN through, since every comparison with it is false."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number; give a number in the range {self._describe_range()}.", param, ctx)
+        return number
+
+
+class FilePath(click.Path):
+    """click.Path whose "is a directory" / "is a file" errors say what to pass instead."""
+
+    def __init__(self, *args: Any, fix: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fix = fix
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as err:
+            hint = self._hint(os.fsdecode(value))
+            if not hint:
+                raise
+            self.fail(f"{err.message.rstrip('.')}; {hint}", param, ctx)
+
+    def _hint(self, path: str) -> str:
+        if os.path.isdir(path) and not self.dir_okay:
+            try:
+                found = sorted(name for name in os.listdir(path) if name.endswith(".toml"))[:3]
+            except OSError:
+                found = []
+            examples = ", ".join(repr(os.path.join(path, name)) for name in found)
+            return f"{self.fix} ({examples})" if found else self.fix
+        if os.path.exists(path) and not os.path.isdir(path) and not self.file_okay:
+            return self.fix
+        return ""

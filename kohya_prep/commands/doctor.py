@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from kohya_prep.commands.common import emit, json_option
+from kohya_prep.commands.common import FilePath, FiniteFloat, emit, json_option
+
+MAX_TIMEOUT_S = 3600.0  # an hour: a probe that takes longer is hung
 
 
 @click.command(name="doctor")
@@ -24,17 +26,18 @@ from kohya_prep.commands.common import emit, json_option
 @json_option
 @click.option(
     "--data-dir",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    type=FilePath(path_type=Path, exists=True, file_okay=False, fix="pass the folder the dataset and training outputs go in"),
     default=".",
     show_default=True,
     help="Where the dataset and training outputs go (checked for free disk).",
 )
 @click.option(
-    "--gpu-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds to wait for nvidia-smi."
+    "--gpu-timeout", type=FiniteFloat(min=0.1, max=MAX_TIMEOUT_S), default=5.0, show_default=True,
+    help="Seconds to wait for nvidia-smi."
 )
 @click.option(
     "--venv-timeout",
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloat(min=0.1, max=MAX_TIMEOUT_S),
     default=30.0,
     show_default=True,
     help="Seconds to wait for the kohya venv probe (it imports torch).",

@@ -7,7 +7,11 @@ from typing import Any
 
 import click
 
-from kohya_prep.commands.common import emit, json_option
+from kohya_prep.commands.common import FilePath, FiniteFloat, emit, json_option
+
+MAX_VRAM_GB = 2048.0  # the largest GPUs hold a few hundred GB
+MAX_GPUS = 64  # accelerate's num_processes on one machine
+OUT_FIX = "--out takes a folder (created when missing), not a file"
 
 _FAMILY_ONLY = {"clip_l": ("flux",), "t5xxl": ("flux",), "ae": ("flux",), "vae": ("sd15", "sdxl")}
 
@@ -19,19 +23,20 @@ _BASES = ["pony", "illustrious", "noobai", "noobai-vpred", "vpred"]  # trainconf
 @click.argument("dataset", metavar="DATASET", type=click.Path(path_type=Path))
 @click.option("--family", required=True, type=click.Choice(["sd15", "sdxl", "flux"]), help="Model family to train.")
 @click.option("--base", type=click.Choice(_BASES), help="SDXL checkpoint family: v-prediction, Pony, Illustrious, NoobAI.")
-@click.option("--vram", type=click.FloatRange(min=1.0), help="GPU memory in GB (skips the GPU probe).")
+@click.option("--vram", type=FiniteFloat(min=1.0, max=MAX_VRAM_GB), help="GPU memory in GB (skips the GPU probe).")
 @click.option("--gpu", "gpu_name", metavar="NAME", help="Training GPU's name, e.g. 'RTX 3060': decides bf16 vs fp16.")
-@click.option("--gpus", type=click.IntRange(min=1), help="GPUs to train on (default: those probed, or 1).")
+@click.option("--gpus", type=click.IntRange(min=1, max=MAX_GPUS), help="GPUs to train on (default: those probed, or 1).")
 @click.option("--model", metavar="PATH", help="Base model checkpoint (FLUX: the flux1-dev transformer).")
 @click.option("--vae", metavar="PATH", help="SD 1.5 / SDXL: a separate VAE.")
 @click.option("--clip-l", "clip_l", metavar="PATH", help="FLUX: CLIP-L text encoder.")
 @click.option("--t5xxl", metavar="PATH", help="FLUX: T5-XXL text encoder.")
 @click.option("--ae", metavar="PATH", help="FLUX: autoencoder (ae.safetensors).")
 @click.option("--kohya-dir", type=click.Path(path_type=Path), help="kohya_ss (or sd-scripts) folder for the launch scripts.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder [default: <dataset>/config].")
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path, fix=OUT_FIX),
+              help="Output folder [default: <dataset>/config].")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a training option (repeatable).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Train exactly N epochs (max_train_epochs).")
-@click.option("--steps", type=click.IntRange(min=1), help="Train exactly N steps (max_train_steps, no epoch count).")
+@click.option("--epochs", type=click.IntRange(min=1, max=1_000_000), help="Train exactly N epochs (max_train_epochs).")
+@click.option("--steps", type=click.IntRange(min=1, max=10**9), help="Train exactly N steps (max_train_steps, no epoch count).")
 @click.option("--resume", is_flag=True, help="Resume from the newest training state saved in output_dir.")
 @click.option("--reg-dir", type=click.Path(file_okay=False, path_type=Path), help="reg_data_dir beside a train_data_dir.")
 @click.option("--caption-extension", metavar="EXT", help="Caption extension of a folder [default: the one it holds].")

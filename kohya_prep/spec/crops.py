@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from kohya_prep.spec.fields import Problems, check_keys, choice, flag
+from kohya_prep.spec.fields import Problems, check_keys, choice, flag, shown
 from kohya_prep.spec.model import FITS, FLIP_SUFFIX, MASKS, STATUSES, Box, CropSpec, FitMode, MaskMode, SourceSpec, Status
 from kohya_prep.spec.names import unsafe_name_reason
 
 CROP_KEYS = ("name", "source", "box", "caption", "flip", "status", "fit", "mask")
+MAX_BOX_VALUE = 1_000_000  # no source is a million pixels wide (headers.MAX_SOURCE_PIXELS is 1 GP in all)
 
 
 def _box(value: Any, where: str, source: SourceSpec | None, problems: Problems) -> Box | None:
@@ -17,7 +18,10 @@ def _box(value: Any, where: str, source: SourceSpec | None, problems: Problems) 
         or len(value) != 4
         or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
     ):
-        problems.add(where, f"box = {value!r} must be four whole numbers [left, top, width, height]")
+        problems.add(where, f"box = {shown(value)} must be four whole numbers [left, top, width, height]")
+        return None
+    if any(abs(v) > MAX_BOX_VALUE for v in value):
+        problems.add(where, f"box = {shown(value)} has a value beyond {MAX_BOX_VALUE:,} pixels; use the source's pixel positions")
         return None
     box = Box(*value)
     if box.width < 1 or box.height < 1:
@@ -62,7 +66,7 @@ class _Names:
 
 def _caption(value: Any, where: str, problems: Problems) -> str:
     if not isinstance(value, str):
-        problems.add(where, f"caption = {value!r} must be text in quotes")
+        problems.add(where, f"caption = {shown(value)} must be text in quotes")
         return ""
     return value
 
@@ -86,19 +90,20 @@ def _inherited(data: dict[str, Any]) -> dict[str, str]:
 def _crop(row: dict[str, Any], index: int, sources: dict[str, SourceSpec], source_ids: set[str], names: _Names,
           problems: Problems, inherited: dict[str, str]) -> CropSpec | None:
     name = row.get("name")
-    where = f"crop '{name}'" if isinstance(name, str) and name else f"crop #{index}"
+    where = f"crop {shown(name)}" if isinstance(name, str) and name else f"crop #{index}"
     check_keys(row, CROP_KEYS, where, problems)
     if not isinstance(name, str) or not name:
         problems.add(where, "name is missing; give every crop a unique name, e.g. name = 'front-full'")
         return None
     reason = unsafe_name_reason(name)
     if reason:
-        problems.add(where, f"name {name!r} is not a safe file name: {reason}")
+        problems.add(where, f"name {shown(name)} is not a safe file name: {reason}")
     names.claim(name, bool(row.get("flip")), where, problems)
     source_id = row.get("source")
     if not isinstance(source_id, str) or source_id not in source_ids:
-        known = ", ".join(sorted(source_ids)) or "none"
-        problems.add(where, f"source {source_id!r} is not in [sources] (known: {known}); fix the id or add the source")
+        if source_ids:  # with no [sources] at all, that one problem is reported once, not once per crop
+            known = ", ".join(sorted(source_ids))
+            problems.add(where, f"source {shown(source_id)} is not in [sources] (known: {known}); fix the id or add the source")
         source_id = None
     box = _box(row.get("box"), where, sources.get(source_id or ""), problems)
     values = {key: parse(row.get(key, default), where, problems) for key, default, parse in _CROP_FIELDS}

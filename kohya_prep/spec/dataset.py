@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from kohya_prep.sdscripts.folders import parse_subset_dir_name
-from kohya_prep.spec.fields import Problems, check_keys, choice, parse_background, text, whole_number
+from kohya_prep.spec.fields import Problems, check_keys, choice, parse_background, shown, text, whole_number
 from kohya_prep.spec.model import FITS, MASKS, PNG_MODES, BucketSpec, RegSpec
-from kohya_prep.spec.names import unsafe_name_reason
+from kohya_prep.spec.names import path_component_problem, path_part_problem, path_text_problem, unsafe_name_reason
 
 DATASET_KEYS = (
     "name", "trigger", "class", "repeats", "resolution", "background", "subset_dir", "png", "fit", "mask",
@@ -31,26 +31,27 @@ def dataset_section(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
     name = text(table.get("name", ""), where, "name", problems)
     reason = unsafe_name_reason(name) if name else None
     if reason:
-        problems.add(where, f"name = {name!r} is not a safe folder name: {reason}")
+        problems.add(where, f"name = {shown(name)} is not a safe folder name: {reason}")
     out["name"] = name
     trigger = text(table.get("trigger", ""), where, "trigger", problems)
     if "," in trigger:
-        problems.add(where, f"trigger = {trigger!r} contains a comma; a trigger is one tag, e.g. trigger = 'ariachar'")
-    out["trigger"] = trigger
-    out["class"] = text(table.get("class", ""), where, "class", problems)
+        problems.add(where, f"trigger = {shown(trigger)} contains a comma; a trigger is one tag, e.g. trigger = 'ariachar'")
+        trigger = ""
+    out["trigger"] = name_part(trigger, where, "trigger", problems)
+    out["class"] = name_part(text(table.get("class", ""), where, "class", problems), where, "class", problems)
     out["repeats"] = whole_number(table.get("repeats", 10), where, "repeats", problems)
-    resolution = whole_number(table.get("resolution", 512), where, "resolution", problems, minimum=64)
+    resolution = whole_number(table.get("resolution", 512), where, "resolution", problems, minimum=64, maximum=4096)
     if resolution is not None and (resolution % 64 or resolution > 4096):
-        problems.add(where, f"resolution = {resolution} must be a multiple of 64 up to 4096; use 512, 768 or 1024")
+        problems.add(where, f"resolution = {shown(resolution)} must be a multiple of 64 up to 4096; use 512, 768 or 1024")
     out["resolution"] = resolution
     background = parse_background(table.get("background", "white"))
     if background is None:
         value = table.get("background")
-        problems.add(where, f"background = {value!r} is no colour; use '#ffffff', 'white' or [255, 255, 255]")
+        problems.add(where, f"background = {shown(value)} is no colour; use '#ffffff', 'white' or [255, 255, 255]")
     out["background"] = background
     png = table.get("png", "fast")
     if png not in PNG_MODES:
-        problems.add(where, f"png = {png!r} is not one of {', '.join(PNG_MODES)}")
+        problems.add(where, f"png = {shown(png)} is not one of {', '.join(PNG_MODES)}")
     out["png"] = png
     out["subset_dir"] = table.get("subset_dir")
     out["fit"] = choice(table.get("fit", "letterbox"), where, "fit", FITS, problems)
@@ -106,23 +107,44 @@ def _bucket_range_problems(resolution: int, step: int, low: int, high: int) -> l
     return found
 
 
+def name_part(value: str, where: str, field_name: str, problems: Problems) -> str:
+    """Words that become part of a folder name (trigger, class): `value`, or "" once its problem is reported.
+
+    The class words end both subset folder names, '10_<trigger> <class>' and '1_<class>'.
+    """
+    problem = path_part_problem(value, ends_name=field_name == "class") if value else None
+    if problem:
+        problems.add(where, f"{field_name} = {shown(value)} cannot be part of a folder name: {problem}")
+        return ""
+    return value
+
+
 def subset_dir(value: Any, repeats: int | None, tokens: str, where: str, problems: Problems) -> str:
-    """The subset folder name: given, or `<repeats>_<tokens>`; always one sd-scripts loads."""
+    """The subset folder name: given, or `<repeats>_<tokens>`; always one sd-scripts loads and every system can open."""
+    made = f"{repeats or 1}_{tokens}"
     if value is None:
-        return f"{repeats or 1}_{tokens}"
-    if not isinstance(value, str) or not value.strip() or "/" in value or "\\" in value:
-        problems.add(where, f"subset_dir = {value!r} must be a folder name like '{repeats or 1}_{tokens}'")
-        return f"{repeats or 1}_{tokens}"
+        problem = path_component_problem(made) if tokens else None
+        if problem:
+            problems.add(where, f"the subset folder name {shown(made)} (from repeats and the class words) {_unfit(problem)}")
+        return made
+    problem = "it must be text in quotes" if not isinstance(value, str) else path_component_problem(value)
+    if problem:
+        problems.add(where, f"subset_dir = {shown(value)} is not a folder name: {problem}; e.g. subset_dir = {made!r}")
+        return made
     parsed = parse_subset_dir_name(value)
     if not parsed.used:
         problems.add(
             where,
-            f"subset_dir = {value!r} is a folder sd-scripts skips; it must start with '<repeats>_' "
-            f"with repeats >= 1, e.g. '{repeats or 1}_{tokens}'",
+            f"subset_dir = {shown(value)} is a folder sd-scripts skips; it must start with '<repeats>_' "
+            f"with repeats >= 1, e.g. '{made}'",
         )
     elif repeats is not None and parsed.num_repeats != repeats:
         problems.add(where, f"subset_dir = {value!r} says {parsed.num_repeats} repeats but repeats = {repeats}; make them agree")
-    return value
+    return str(value)
+
+
+def _unfit(problem: str) -> str:
+    return "cannot be created: " + problem.removeprefix("it ")
 
 
 def reg_section(data: dict[str, Any], dataset: dict[str, Any], base: Path, problems: Problems) -> RegSpec:
@@ -132,14 +154,30 @@ def reg_section(data: dict[str, Any], dataset: dict[str, Any], base: Path, probl
         problems.add("", "reg must be a table: [reg]")
         table = {}
     check_keys(table, REG_KEYS, where, problems)
-    class_tokens = text(table.get("class", dataset.get("class", "")), where, "class", problems)
+    if "class" in table:
+        class_tokens = name_part(text(table["class"], where, "class", problems), where, "class", problems)
+    else:  # the dataset's class words, already checked (and reported) under [dataset]
+        class_tokens = dataset.get("class", "")
     repeats = whole_number(table.get("repeats", 1), where, "repeats", problems)
-    image_dir = None
-    if "dir" in table:
-        raw = text(table["dir"], where, "dir", problems)
-        if raw:
-            image_dir = (base / raw).resolve()
-            if not image_dir.is_dir():
-                problems.add(where, f"dir = {raw!r}: no folder at {image_dir}; create it or remove the key")
+    image_dir = _reg_dir(table["dir"], base, where, problems) if "dir" in table else None
     subset = subset_dir(table.get("subset_dir"), repeats, class_tokens, where, problems)
     return RegSpec(class_tokens, repeats or 1, image_dir, subset)
+
+
+def _reg_dir(value: Any, base: Path, where: str, problems: Problems) -> Path | None:
+    raw = text(value, where, "dir", problems)
+    problem = path_text_problem(raw) if raw else None
+    if problem:
+        problems.add(where, f"dir = {shown(raw)} cannot be a folder path: {problem}")
+        return None
+    if not raw:
+        return None
+    try:
+        image_dir = (base / raw).resolve()
+        found = image_dir.is_dir()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python < 3.13
+        problems.add(where, f"dir = {raw!r} is a symlink loop; point it at a real folder")
+        return None
+    if not found:
+        problems.add(where, f"dir = {raw!r}: no folder at {image_dir}; create it or remove the key")
+    return image_dir

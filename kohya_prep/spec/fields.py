@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+MAX_REPEATS = 10_000  # num_repeats beyond this is a typo: one image would fill an epoch 10,000 times
+
 
 class Problems:
     """Collects every problem so a user fixes the spec in one pass."""
@@ -21,25 +23,44 @@ def did_you_mean(key: str, known: tuple[str, ...]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
 
 
+def printable(key: str) -> str:
+    """A key as it reads in a one-line message: itself, with a newline or control character escaped as in Python."""
+    text = key if key.isprintable() else repr(key)[1:-1]
+    return text if len(text) <= 60 else text[:40] + "..."
+
+
 def check_keys(table: dict[str, Any], known: tuple[str, ...], where: str, problems: Problems) -> None:
     for key in table:
         if key not in known:
-            problems.add(where, f"unknown key '{key}'; {did_you_mean(key, known)}")
+            problems.add(where, f"unknown key '{printable(key)}'; {did_you_mean(key, known)}")
 
 
-def whole_number(value: Any, where: str, field_name: str, problems: Problems, minimum: int = 1) -> int | None:
+def shown(value: Any, limit: int = 60) -> str:
+    """`value` as the spec would write it, cut short when it is long (a number of thousands of digits)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    what = f"{len(text)} digits" if isinstance(value, int) else f"{len(text)} characters"
+    return f"{text[: limit // 2]}...{text[-8:]} ({what})"
+
+
+def whole_number(value: Any, where: str, field_name: str, problems: Problems, minimum: int = 1,
+                 maximum: int = MAX_REPEATS) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(where, f"{field_name} = {value!r} must be a whole number; write e.g. {field_name} = {minimum}")
+        problems.add(where, f"{field_name} = {shown(value)} must be a whole number; write e.g. {field_name} = {minimum}")
         return None
     if value < minimum:
-        problems.add(where, f"{field_name} = {value} must be at least {minimum}")
+        problems.add(where, f"{field_name} = {shown(value)} must be at least {minimum}")
+        return None
+    if value > maximum:
+        problems.add(where, f"{field_name} = {shown(value)} is too large; it must be at most {maximum}")
         return None
     return value
 
 
 def text(value: Any, where: str, field_name: str, problems: Problems, required: bool = True) -> str:
     if not isinstance(value, str):
-        problems.add(where, f"{field_name} = {value!r} must be a string in quotes")
+        problems.add(where, f"{field_name} = {shown(value)} must be a string in quotes")
         return ""
     tidied = " ".join(value.split())
     if required and not tidied:
@@ -49,14 +70,14 @@ def text(value: Any, where: str, field_name: str, problems: Problems, required: 
 
 def flag(value: Any, where: str, field_name: str, problems: Problems) -> bool:
     if not isinstance(value, bool):
-        problems.add(where, f"{field_name} = {value!r} must be true or false")
+        problems.add(where, f"{field_name} = {shown(value)} must be true or false")
         return False
     return value
 
 
 def choice(value: Any, where: str, field_name: str, choices: tuple[str, ...], problems: Problems) -> str:
     if value not in choices:
-        problems.add(where, f"{field_name} = {value!r} must be one of {', '.join(choices)}")
+        problems.add(where, f"{field_name} = {shown(value)} must be one of {', '.join(choices)}")
         return choices[0]
     return str(value)
 

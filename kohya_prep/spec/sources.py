@@ -9,6 +9,7 @@ from typing import Any
 from kohya_prep.spec.fields import Problems
 from kohya_prep.spec.headers import read_source_header
 from kohya_prep.spec.model import SourceSpec
+from kohya_prep.spec.names import path_text_problem
 
 
 def sources_section(data: dict[str, Any], base: Path, problems: Problems) -> dict[str, SourceSpec]:
@@ -18,12 +19,20 @@ def sources_section(data: dict[str, Any], base: Path, problems: Problems) -> dic
         return {}
     sources: dict[str, SourceSpec] = {}
     for source_id, raw in table.items():
-        where = f"source '{source_id}'"
+        where = f"source {source_id!r}"
         if not isinstance(raw, str) or not raw.strip():
             problems.add(where, f"{raw!r} must be an image path in quotes, relative to the spec")
             continue
+        problem = path_text_problem(raw)
+        if problem:
+            problems.add(where, f"{raw!r} cannot be a file path: {problem}")
+            continue
         # A spec written on Windows may say sources\\sheet.png; on POSIX that is one odd file name.
-        path = (base / (raw.replace("\\", "/") if os.sep == "/" else raw)).resolve()
+        try:
+            path = (base / (raw.replace("\\", "/") if os.sep == "/" else raw)).resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop on Python < 3.13
+            problems.add(where, f"{raw!r} is a symlink loop; point it at the image file")
+            continue
         if not path.is_file():
             problems.add(where, f"file {raw!r} not found (looked at {path}); fix the path or add the file")
             continue

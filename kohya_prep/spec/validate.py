@@ -14,8 +14,9 @@ from typing import Any, cast
 from kohya_prep.errors import SpecError
 from kohya_prep.spec.crops import crops_section
 from kohya_prep.spec.dataset import dataset_section, reg_section, subset_dir
-from kohya_prep.spec.fields import Problems, did_you_mean
+from kohya_prep.spec.fields import Problems, did_you_mean, printable
 from kohya_prep.spec.model import DatasetSpec, FitMode, MaskMode, PngMode
+from kohya_prep.spec.names import path_component_problem, path_part_problem
 from kohya_prep.spec.sources import sources_section
 
 if sys.version_info >= (3, 11):
@@ -34,14 +35,21 @@ def _load_toml(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise SpecError(str(path), [f"cannot read it ({err.strerror})"]) from err
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(str(path), ["not UTF-8 text; save it as UTF-8"]) from None
+    # Windows editors (Notepad) may start UTF-8 files with a byte-order mark; TOML has no place for it.
+    text = text.removeprefix("\ufeff")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         hint = ""
-        if "\\" in raw.decode("utf-8", "replace"):
+        if "\\" in text:
             hint = "; Windows paths need single quotes ('C:\\data\\a.png') or forward slashes"
         raise SpecError(str(path), [f"invalid TOML: {err}{hint}"]) from None
+    except ValueError as err:  # a whole number longer than Python reads (4300 digits)
+        raise SpecError(str(path), [f"a number in it is too long to read ({str(err).split(':')[0]}); "
+                                    "write the value you mean"]) from None
 
 
 def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
@@ -50,7 +58,7 @@ def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
     base = path.parent
     for key in data:
         if key not in TOP_KEYS:
-            problems.add("", f"unknown table [{key}]; {did_you_mean(key, TOP_KEYS)}")
+            problems.add("", f"unknown table [{printable(key)}]; {did_you_mean(key, TOP_KEYS)}")
     dataset = dataset_section(data, problems)
     subset_tokens = " ".join(t for t in (dataset.get("trigger"), dataset.get("class")) if t)
     subset = subset_dir(dataset.get("subset_dir"), dataset.get("repeats"), subset_tokens, "[dataset]", problems)
@@ -58,6 +66,10 @@ def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
     sources = sources_section(data, base, problems)
     raw_sources = data.get("sources")
     source_ids = set(raw_sources) if isinstance(raw_sources, dict) else set()
+    for source_id in sorted(source_ids):  # the preview writes overlay-<id>.png
+        problem = path_part_problem(source_id) or path_component_problem(f"overlay-{source_id}.png")
+        if problem:
+            problems.add(f"source {source_id!r}", f"the id cannot be part of a file name: {problem}")
     crops = crops_section(data, sources, source_ids, problems)
     train = data.get("train", {})
     if not isinstance(train, dict):

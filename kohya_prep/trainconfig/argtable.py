@@ -183,20 +183,42 @@ def lookup(family: str, key: str, where: str) -> Arg:
     raise ConfigError(f"{where}: '{key}' is not an option of the {family} training script; {hint}")
 
 
+# Beyond these a value is a typo, not a setting: seeds and counts go to numpy/torch as 32-bit, and no rate, scale
+# or ratio sd-scripts takes is anywhere near a billion.
+INT_LIMIT = 2**32 - 1
+FLOAT_LIMIT = 1e9
+
+
+def _too_large(value: Any) -> bool:
+    numbers = value if isinstance(value, list) else [value]
+    return any(
+        (_is_int(v) and abs(v) > INT_LIMIT) or (isinstance(v, float) and math.isfinite(v) and abs(v) > FLOAT_LIMIT)
+        for v in numbers
+    )
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:24]}...{text[-8:]} ({len(text)} characters)"
+
+
 def type_problem(arg: Arg, value: Any) -> str | None:
     """Why `value` is not of the TOML type sd-scripts expects for `arg`, or None when it is."""
+    if _too_large(value):
+        limit = f"{INT_LIMIT:,}" if arg.type in (INT, STEPS) else f"{FLOAT_LIMIT:g}"
+        return f"{arg.key} = {_shown(value)} is too large; it must be at most {limit} in size"
     ok = {
         INT: lambda v: _is_int(v),
         FLOAT: lambda v: isinstance(v, float) and math.isfinite(v),
         BOOL: lambda v: isinstance(v, bool),
         STR: lambda v: isinstance(v, str),
         STR_LIST: lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
-        FLOAT_LIST: lambda v: isinstance(v, list) and all(isinstance(i, float) for i in v),
+        FLOAT_LIST: lambda v: isinstance(v, list) and all(isinstance(i, float) and math.isfinite(i) for i in v),
         STEPS: lambda v: _is_int(v) or (isinstance(v, float) and 0.0 <= v < 1.0),
     }[arg.type]
     if ok(value):
         return None
-    return f"{arg.key} = {value!r} must be {_describe(arg.type)}"
+    return f"{arg.key} = {_shown(value)} must be {_describe(arg.type)}"
 
 
 def _is_int(value: Any) -> bool:
@@ -221,12 +243,12 @@ def coerce(arg: Arg, value: Any, where: str) -> Any:
     Lossless widening only: an int for a float option becomes a float (sd-scripts would keep the int), a single
     value for a list option becomes a one-item list. Anything else that does not fit is a ConfigError.
     """
-    if arg.type == FLOAT and _is_int(value):
+    if arg.type == FLOAT and _is_int(value) and abs(value) <= FLOAT_LIMIT:
         value = float(value)
     elif arg.type in (STR_LIST, FLOAT_LIST) and not isinstance(value, list):
         value = [value]
     if arg.type == FLOAT_LIST and isinstance(value, list):
-        value = [float(v) if _is_int(v) else v for v in value]
+        value = [float(v) if _is_int(v) and abs(v) <= FLOAT_LIMIT else v for v in value]
     problem = type_problem(arg, value)
     if problem:
         raise ConfigError(f"{where}: {problem}.")
@@ -235,7 +257,7 @@ def coerce(arg: Arg, value: Any, where: str) -> Any:
 
 def parse_override(family: str, text: str) -> tuple[str, Any]:
     """Parse one `--set key=value` into the key and a value of the option's type."""
-    where = f"--set {text!r}"
+    where = f"--set {_shown(text)}"
     key, sep, raw = text.partition("=")
     key, raw = key.strip(), raw.strip()
     if not sep or not key:
@@ -255,8 +277,8 @@ def _parse_raw(arg: Arg, raw: str, where: str) -> Any:
         return raw.lower() in ("true", "yes", "1")
     try:
         return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):  # TOMLDecodeError, or a whole number of more than 4300 digits
         try:
             return ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            raise ConfigError(f"{where}: cannot read {raw!r}; it must be {_describe(arg.type)}.") from None
+        except (ValueError, SyntaxError, RecursionError, MemoryError):
+            raise ConfigError(f"{where}: cannot read {_shown(raw)}; it must be {_describe(arg.type)}.") from None

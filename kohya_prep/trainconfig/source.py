@@ -131,6 +131,15 @@ def _folder_options_only(request: SourceRequest, what: str) -> None:
                           f"caption extension and resolution: drop {flags}.")
 
 
+def _refuse_spec_folder(folder: Path) -> None:
+    """A folder without N_name subsets that holds specs: the user meant one of them, so say that, not 'No data found'."""
+    specs = sorted(p.name for p in folder.glob("*.toml") if p.is_file())
+    if specs:
+        shown = ", ".join(specs[:3]) + (" ..." if len(specs) > 3 else "")
+        raise ConfigError(f"{folder} holds no dataset (no N_name image folders), but it holds {shown}; "
+                          f"pass the spec file (.toml) itself, e.g. {folder / specs[0]}.")
+
+
 def _built_from(folder: Path) -> Path | None:
     """The spec a kohya-prep build of `folder` came from, when its manifest names one that still exists."""
     try:
@@ -199,14 +208,26 @@ def _first_line(data: bytes) -> str:
 def _from_spec(path: Path, request: SourceRequest) -> DatasetSource:
     spec = load_spec(path)
     if not _has_images(spec.train_subset_dir):
-        raise ConfigError(f"no training images in {spec.train_subset_dir}: the dataset is not built yet; "
-                          f"run `kohya-prep dataset build {path}` first.")
+        raise ConfigError(_no_images(spec, path))
     trigger = request.trigger or spec.trigger
     options = CheckOptions(path, caption_extension=".txt", resolution=spec.resolution, trigger=trigger, duplicates=False)
     warnings = _checked(options, str(path))
     subsets, images = _scan(resolve(options).datasets[0])
     return DatasetSource("spec", f"{path.name}", spec.root, spec.name, spec.resolution, ".txt", trigger, subsets,
                          spec=spec, train_images=images, warnings=warnings)
+
+
+def _no_images(spec: DatasetSpec, spec_path: Path) -> str:
+    """Why the train subset holds no images, as it is: not built, every crop left out, or built before."""
+    folder, build = spec.train_subset_dir, f"`kohya-prep dataset build {spec_path}`"
+    if not folder.is_dir():
+        return f"no training images in {folder}: the dataset is not built yet; run {build} first."
+    statuses = [crop.status for crop in spec.crops]
+    if "approved" not in statuses:
+        left_out = ", ".join(f"{statuses.count(s)} {s}" for s in ("speculative", "excluded") if s in statuses)
+        return (f"no training images in {folder}: the build left every crop out ({left_out}); set status = 'approved' "
+                f"on the crops to train on (or build with --include-speculative), then run {build} again.")
+    return f"no training images in {folder} although the spec approves crops; run {build} to write them."
 
 
 def _has_images(folder: Path) -> bool:
@@ -217,6 +238,8 @@ def _has_images(folder: Path) -> bool:
 
 def _from_folder(path: Path, request: SourceRequest) -> DatasetSource:
     probe = resolve(CheckOptions(path, reg_dir=request.reg_dir, resolution=request.resolution or 512))
+    if not any(dataset.subsets for dataset in probe.datasets):
+        _refuse_spec_folder(path)
     extension = request.caption_extension or _caption_extension(probe.datasets[0])
     resolution = request.resolution or request.family_resolution
     options = CheckOptions(path, caption_extension=extension, resolution=resolution, trigger=request.trigger,
