@@ -105,8 +105,8 @@ class Snapshot:
         entries = frozenset(p.name for p in sd_dir.iterdir()) if sd_dir.is_dir() else None
         gitlink = _git(["ls-files", "-s", "--", name], root).stdout
         sub = RepoState.read(sd_dir) if dot_git.kind != "missing" else None
-        return cls(root, sd_dir, name, PathState.read(config), PathState.read(module_dir.parent), module_state, inner, dot_git, entries, gitlink,
-                   RepoState.read(root), sub)
+        return cls(root, sd_dir, name, PathState.read(config), PathState.read(module_dir.parent), module_state,
+                   inner, dot_git, entries, gitlink, RepoState.read(root), sub)
 
     def restore(self) -> None:
         """Undo a failed update: the submodule's HEAD first (git needs its clone for that), then the files."""
