@@ -8,6 +8,7 @@ import pytest
 
 # Tests never reach the network or the user's real kohya install or caches.
 os.environ.pop("KOHYA_SS_DIR", None)
+os.environ.pop("KOHYA_VENV", None)
 
 
 @pytest.fixture(autouse=True)

@@ -147,7 +147,7 @@ def fake_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> P
     import json
 
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]))
     script = _FAKE_DRIVER.format(python=sys.executable, case=json.dumps(load_cases()[case]), fixtures=str(FIXTURES))
     shim = bin_dir / "nvidia-smi"

@@ -57,6 +57,10 @@ def test_healthy_install_after_fix_exits_zero(healthy: Path) -> None:
             "compute_capability": [9, 0],
             "vram_gb": 140.4,
             "bf16": True,
+            "capability_source": "nvidia-smi",
+            "unified_memory": False,
+            "mig_mode": False,
+            "mig_instances": [],
         }
     ]
     assert report["install"] == {
@@ -64,6 +68,7 @@ def test_healthy_install_after_fix_exits_zero(healthy: Path) -> None:
         "kind": "kohya_ss",
         "sd_scripts_dir": str(healthy / "sd-scripts"),
         "python": str(healthy / "venv" / "bin" / "python"),
+        "python_from": "install",
     }
 
 

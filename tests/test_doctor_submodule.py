@@ -157,7 +157,8 @@ def test_bare_sd_scripts_clone(upstream: Upstream, tmp_path: Path) -> None:
     sd = tmp_path / "sd-scripts"
     make_sd_scripts_repo(sd)
     _, report = doctor("--kohya-dir", str(sd))
-    assert report["install"] == {"root": str(sd), "kind": "sd-scripts", "sd_scripts_dir": str(sd), "python": None}
+    assert report["install"] == {"root": str(sd), "kind": "sd-scripts", "sd_scripts_dir": str(sd), "python": None,
+                                "python_from": None}
     assert row(report, "sd-scripts")["status"] == "ok"
 
 

@@ -56,7 +56,8 @@ def test_rtx_50_series_needs_a_cuda_128_build(tmp_path: Path) -> None:
     assert (status, finding) == (
         "fail",
         "NVIDIA GeForce RTX 5090 (sm_120) is not among the architectures torch 2.6.0+cu124 was built for "
-        "(sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90)",
+        "(sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90); sm_120 (Blackwell) needs a torch built for CUDA 12.8 or newer; "
+        "this one is CUDA 12.4",
     )
 
 

@@ -15,8 +15,15 @@ from kohya_prep.commands.common import emit, json_option
 @click.option(
     "--kohya-dir",
     type=click.Path(path_type=Path),
-    help="The kohya_ss (or sd-scripts) folder. Default: $KOHYA_SS_DIR, ~/kohya_ss, ~/tools/kohya_ss, then the current folder "
-    "and its parents.",
+    help="The kohya_ss (or sd-scripts) folder. Default: the install the current folder is in, then $KOHYA_SS_DIR, "
+    "~/kohya_ss, ~/tools/kohya_ss.",
+)
+@click.option(
+    "--venv",
+    type=click.Path(path_type=Path),
+    envvar="KOHYA_VENV",
+    help="The kohya venv (or conda env, or its python) when it is not venv/ or .venv/ in the install. "
+    "Default: $KOHYA_VENV.",
 )
 @click.option(
     "--fix",
@@ -55,8 +62,8 @@ from kohya_prep.commands.common import emit, json_option
     help="Seconds git may go without progress while --fix fetches sd-scripts before doctor stops it.",
 )
 @click.pass_context
-def doctor(ctx: click.Context, kohya_dir: Path | None, fix: bool, to_pinned: bool, as_json: bool, data_dir: Path,
-           gpu_timeout: float, venv_timeout: float, git_timeout: float) -> None:
+def doctor(ctx: click.Context, kohya_dir: Path | None, venv: Path | None, fix: bool, to_pinned: bool, as_json: bool,
+           data_dir: Path, gpu_timeout: float, venv_timeout: float, git_timeout: float) -> None:
     """Check and repair the kohya_ss training environment.
 
     Finds the install, checks the sd-scripts submodule, the NVIDIA GPUs (nvidia-smi), the kohya venv
@@ -76,7 +83,7 @@ def doctor(ctx: click.Context, kohya_dir: Path | None, fix: bool, to_pinned: boo
         raise click.UsageError("--to-pinned only changes what --fix does; pass --fix --to-pinned.")
     progress = TerminalProgress() if not as_json and sys.stderr.isatty() else None
     options = DoctorOptions(kohya_dir, data_dir.resolve(), fix, gpu_timeout, venv_timeout, to_pinned, git_timeout,
-                            progress)
+                            progress, venv)
     report = run_doctor(options)
     if progress is not None:
         progress.end()
