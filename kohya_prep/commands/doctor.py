@@ -21,7 +21,6 @@ from kohya_prep.commands.common import emit, json_option
 @click.option(
     "--venv",
     type=click.Path(path_type=Path),
-    envvar="KOHYA_VENV",
     help="The kohya venv (or conda env, or its python) when it is not venv/ or .venv/ in the install. "
     "Default: $KOHYA_VENV.",
 )
