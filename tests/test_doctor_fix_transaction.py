@@ -222,3 +222,14 @@ def test_to_pinned_without_fix_is_a_usage_error(upstream: Upstream, tmp_path: Pa
     result = CliRunner().invoke(cli, ["doctor", "--to-pinned"])
     assert result.exit_code == 2
     assert "--to-pinned only changes what --fix does; pass --fix --to-pinned." in result.output
+
+
+def test_git_progress_reaches_the_progress_line(upstream: Upstream, tmp_path: Path) -> None:
+    from kohya_prep.doctor.run import DoctorOptions, run_doctor
+
+    checkout = clone(upstream, tmp_path / "kohya_ss")
+    lines: list[str] = []
+    report = run_doctor(DoctorOptions(kohya_dir=checkout, data_dir=tmp_path, fix=True, progress=lines.append))
+    assert lines[0] == f"fetching sd-scripts from {upstream.sd_scripts.as_uri()} (gives up after 60 s without progress)"
+    assert any(line.startswith(("Cloning into", "Submodule path")) for line in lines[1:]), lines
+    assert f"checked out sd-scripts at {upstream.pinned[:8]}, the commit kohya_ss pins" in report.fixed

@@ -163,7 +163,10 @@ def test_mig_instances_are_what_training_is_fitted_to(tmp_path: Path, monkeypatc
     assert (gpu.mig_mode, len(gpu.mig_instances), gpu.usable_mib, training_processes(probe.gpus)) == (True, 7, 10240, 1)
     assert {i.to_dict()["profile"] for i in gpu.mig_instances} == {"1g.10gb"}
     rows = {r.name: r for r in gpu_checks(probe)}
-    assert rows["gpu"].finding.startswith("1 GPU: #0 NVIDIA A100-SXM4-80GB 80.0 GB, compute 8.0, bf16, MIG on (7 instances: ")
+    assert rows["gpu"].finding == (
+        "1 GPU: #0 NVIDIA A100-SXM4-80GB 80.0 GB, compute 8.0, bf16, MIG on (7 instances: 7x 1g.10gb) (driver 535.216.01, "
+        "CUDA 12.2)"
+    )
     assert rows["vram"].finding == (
         "10.0 GB on the smallest GPU (MIG instance 1g.10gb of GPU #0, nominal size from its profile name: a CUDA process "
         "runs on one instance, so training is fitted to it, not to the card's 80 GB)"

@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,8 +210,9 @@ def _cc(gpu: GpuInfo, refused: tuple[str, ...]) -> str:
 def _instances(instances: tuple[MigInstance, ...]) -> str:
     if not instances:
         return "no instance"
-    names = [i.profile or f"{i.memory_mib} MiB" for i in instances]
-    return f"{len(instances)} instance{'s' if len(instances) > 1 else ''}: {', '.join(names)}"
+    names = Counter(i.profile or f"{i.memory_mib} MiB" for i in instances)
+    shown = ", ".join(name if count == 1 else f"{count}x {name}" for name, count in names.items())
+    return f"{len(instances)} instance{'s' if len(instances) > 1 else ''}: {shown}"
 
 
 def _arch_rows(gpus: list[GpuInfo]) -> list[CheckResult]:
@@ -222,7 +224,8 @@ def _arch_rows(gpus: list[GpuInfo]) -> list[CheckResult]:
     finding = f"GPU #{g.index} {g.name}: {why}"
     assert g.compute_capability is not None
     if g.compute_capability < (5, 0):
-        return [fail("gpu-arch", finding, "train on a GPU of compute capability 7.5 or newer (RTX 20-series, T4 or later)")]
+        return [fail("gpu-arch", finding, "train on a GPU of compute capability 5.0 or newer; 7.5 and newer (RTX 20-series, "
+                     "T4 and later) run on every current torch wheel")]
     fix = ("in the kohya venv, install torch's cu126 wheels: pip install --force-reinstall torch==2.7.0 "
            "torchvision==0.22.0 --index-url https://download.pytorch.org/whl/cu126")
     return [warn("gpu-arch", finding, fix)]
