@@ -134,7 +134,7 @@ def _sh_python_guard(launch: Launch) -> list[str]:
 def _bat_python_guard(launch: Launch) -> list[str]:
     if launch.python:
         return []
-    return ['if "%PYTHON%"=="" (', f"  echo train.bat: {_NO_VENV}", "  exit /b 1", ")"]
+    return ['if "%PYTHON%"=="" (', f"  echo train.bat: {_NO_VENV}", "  pause", "  exit /b 1", ")"]
 
 
 def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
@@ -150,11 +150,11 @@ def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
         f'set "SD_SCRIPTS={sd_scripts}"',
         f'set "PYTHON={python}"',
         f'set "CONFIG_DIR={launch.config_dir}"',
+        *_bat_python_guard(launch),
         f'if not exist "%SD_SCRIPTS%\\{script}" (',
         f"  echo train.bat: no {script} in %SD_SCRIPTS%; edit SD_SCRIPTS in this file, or run: kohya-prep doctor --fix",
         "  exit /b 1",
         ")",
-        *_bat_python_guard(launch),
         'cd /d "%SD_SCRIPTS%"',
         f'"%PYTHON%" -m accelerate.commands.launch {_accelerate_flags(launch)} "%SD_SCRIPTS%\\{script}" '
         f'--config_file "%CONFIG_DIR%\\{TRAINING_CONFIG}" --dataset_config "%CONFIG_DIR%\\{DATASET_CONFIG}" %*',
