@@ -119,24 +119,6 @@ def render_train_sh(plan: TrainConfigPlan, launch: Launch) -> str:
     ])
 
 
-# Without a known venv, a bare `python` would be whatever is on PATH (often one without torch or accelerate),
-# so the scripts refuse to start until PYTHON is set. No parentheses in the text: they would end cmd's block.
-_NO_VENV = ("the kohya venv's python is unknown: set PYTHON in this file to it, e.g. kohya_ss/venv/bin/python or "
-            "kohya_ss/venv/Scripts/python.exe, or re-run kohya-prep train-config with KOHYA_VENV=PATH")
-
-
-def _sh_python_guard(launch: Launch) -> list[str]:
-    if launch.python:
-        return []
-    return ['if ! command -v "$PYTHON" >/dev/null 2>&1; then', f'  echo "train.sh: {_NO_VENV}" >&2', "  exit 1", "fi"]
-
-
-def _bat_python_guard(launch: Launch) -> list[str]:
-    if launch.python:
-        return []
-    return ['if "%PYTHON%"=="" (', f"  echo train.bat: {_NO_VENV}", "  pause", "  exit /b 1", ")"]
-
-
 def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
     """train.bat: the same launch for Windows' cmd, with CRLF line endings."""
     script = plan.family.script
@@ -161,3 +143,21 @@ def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
         "",
     ]
     return "\r\n".join(lines)
+
+
+# Without a known venv, a bare `python` would be whatever is on PATH (often one without torch or accelerate),
+# so the scripts refuse to start until PYTHON is set. No parentheses in the text: they would end cmd's block.
+_NO_VENV = ("the kohya venv's python is unknown: set PYTHON in this file to it, e.g. kohya_ss/venv/bin/python or "
+            "kohya_ss/venv/Scripts/python.exe, or re-run kohya-prep train-config with KOHYA_VENV=PATH")
+
+
+def _sh_python_guard(launch: Launch) -> list[str]:
+    if launch.python:
+        return []
+    return ['if ! command -v "$PYTHON" >/dev/null 2>&1; then', f'  echo "train.sh: {_NO_VENV}" >&2', "  exit 1", "fi"]
+
+
+def _bat_python_guard(launch: Launch) -> list[str]:
+    if launch.python:
+        return []
+    return ['if "%PYTHON%"=="" (', f"  echo train.bat: {_NO_VENV}", "  pause", "  exit /b 1", ")"]
