@@ -309,8 +309,6 @@ def test_without_a_known_venv_train_config_warns_and_train_sh_stops(tmp_path: Pa
     assert warnings["venv-missing"].startswith("the kohya venv's python was not found, so train.sh and train.bat stop")
     config = Path(json.loads(result.stdout)["out_dir"])
     assert "PYTHON=''\n" in (config / "train.sh").read_text(encoding="utf-8")
-    assert 'set "PYTHON="\nset' in (config / "train.bat").read_text(encoding="utf-8")  # read_text folds CRLF
-    assert 'if "%PYTHON%"=="" (' in (config / "train.bat").read_text(encoding="utf-8")
     run = subprocess.run(["bash", str(config / "train.sh")], capture_output=True, text=True, check=False)
     assert (run.returncode, run.stdout) == (1, "")
     assert run.stderr.startswith("train.sh: the kohya venv's python is unknown: set PYTHON in this file to it")
@@ -331,3 +329,12 @@ def test_kohya_venv_reaches_train_sh(tmp_path: Path, monkeypatch: pytest.MonkeyP
     config = Path(json.loads(result.stdout)["out_dir"])
     run = subprocess.run(["bash", str(config / "train.sh")], capture_output=True, text=True, check=True)
     assert run.stdout == "launched -m accelerate.commands.launch\n"
+
+
+def test_train_bat_without_a_known_venv_stops_too() -> None:
+    from kohya_prep.trainconfig.files import Launch, _bat_python_guard
+
+    guard = _bat_python_guard(Launch("C:\\data\\config", "C:\\kohya_ss\\sd-scripts", None, 1, "fp16"))
+    assert guard[0] == 'if "%PYTHON%"=="" (' and guard[-2:] == ["  exit /b 1", ")"]
+    assert "(" not in guard[1] and ")" not in guard[1]  # a parenthesis would end cmd's block early
+    assert _bat_python_guard(Launch("C:\\c", "C:\\sd", "C:\\venv\\Scripts\\python.exe", 1, "fp16")) == []
