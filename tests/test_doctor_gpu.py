@@ -338,3 +338,20 @@ def test_wsl_is_recognised_from_its_environment(tmp_path: Path, monkeypatch: pyt
     result = CliRunner().invoke(cli, ["doctor", "--json"])
     gpu = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "gpu")
     assert gpu["fix"] == driver_fix("wsl")
+
+
+@pytest.mark.parametrize(
+    ("case", "note"),
+    [("gb10", "unified memory: fitted to the system's"), ("a100-mig", "MIG mode on: fitted to its smallest MIG instance "
+      "(1g.10gb, 10.0 GB), not the card's 80 GB"), ("k80-410", "compute capability 3.7 from the card name")],
+    ids=["unified", "mig", "old-driver"],
+)
+def test_train_config_fits_what_doctor_found_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str,
+                                                          note: str) -> None:
+    from kohya_prep.trainconfig.target_gpu import probed_gpu
+
+    fake_driver(tmp_path, monkeypatch, case)
+    traits, processes = probed_gpu(None, "sdxl")
+    assert note in traits.bf16_source and processes == 1
+    if case == "gb10":
+        assert traits.vram_gb == (psutil.virtual_memory().total // MIB) / 1024
