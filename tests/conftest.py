@@ -16,6 +16,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Tests never reach the network or the user's real kohya install or caches.
 os.environ.pop("KOHYA_SS_DIR", None)
+os.environ.pop("KOHYA_VENV", None)
 
 
 @pytest.fixture(autouse=True)

@@ -70,6 +70,92 @@ def gpu_rules(name: str) -> list[Rule]:
     return [Rule("--query-gpu", f"{name}-query.txt"), Rule("", f"{name}-plain.txt")]
 
 
+# --- a fake driver: nvidia-smi that answers every query form from one case of cases.toml ------------------
+
+CASES = FIXTURES / "cases.toml"
+_FAKE_DRIVER = r'''#!{python}
+import json, sys
+
+CASE = json.loads({case!r})
+FIXTURES = {fixtures!r}
+UNITS = {{"memory.total": " [MiB]", "memory.free": " [MiB]", "memory.used": " [MiB]"}}
+
+
+def known(field):
+    major = int(CASE["smi"].split(".")[0])
+    if field == "mig.mode.current":
+        return major >= 450
+    if field == "compute_cap":
+        return major >= 510
+    return field in ("index", "name", "memory.total", "memory.free", "memory.used", "driver_version")
+
+
+def value(gpu, field, units):
+    if field in ("memory.total", "memory.free", "memory.used"):
+        total, free = gpu["memory_total"], gpu["memory_free"]
+        if isinstance(total, str):
+            return total
+        mib = {{"memory.total": total, "memory.free": free, "memory.used": total - free}}[field]
+        return f"{{mib}} MiB" if units else str(mib)
+    key = {{"driver_version": "driver", "mig.mode.current": "mig", "compute_cap": "compute_cap"}}.get(field, field)
+    return str(gpu[key])
+
+
+def query(spec, form):
+    fields = spec.split(",")
+    for field in fields:
+        if not known(field):
+            print(f'Field "{{field}}" is not a valid field to query.\n')
+            sys.exit(2)
+    options = form.split(",")
+    units = "nounits" not in options
+    lines = [] if "noheader" in options else [", ".join(f + (UNITS.get(f, "") if units else "") for f in fields)]
+    lines += [", ".join(value(g, f, units) for f in fields) for g in CASE["gpu"]]
+    print("\n".join(lines))
+
+
+def show(name):
+    if name == "list" and name not in CASE:  # no paste of -L for this machine: the driver's format, no MIG
+        print("\n".join(f"GPU {{g['index']}}: {{g['name']}} (UUID: GPU-{{g['index']:08d}})" for g in CASE["gpu"]))
+        return
+    sys.stdout.write(open(FIXTURES + "/" + CASE[name], encoding="utf-8").read())
+
+
+args = sys.argv[1:]
+spec = next((a.split("=", 1)[1] for a in args if a.startswith("--query-gpu=")), None)
+form = next((a.split("=", 1)[1] for a in args if a.startswith("--format=")), "csv")
+if spec is not None:
+    query(spec, form)
+elif args == ["-L"]:
+    show("list")
+elif not args:
+    show("plain")
+else:
+    print("Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.")
+    sys.exit(2)
+'''
+
+
+def load_cases() -> dict:
+    import toml
+
+    return toml.loads(CASES.read_text(encoding="utf-8"))
+
+
+def fake_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> Path:
+    """An executable `nvidia-smi`, first on PATH, that answers like the driver of `case` in cases.toml."""
+    import json
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]))
+    script = _FAKE_DRIVER.format(python=sys.executable, case=json.dumps(load_cases()[case]), fixtures=str(FIXTURES))
+    shim = bin_dir / "nvidia-smi"
+    shim.write_text(script, encoding="utf-8")
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return shim
+
+
 # --- git -------------------------------------------------------------------------------------------
 
 

@@ -57,6 +57,10 @@ def test_healthy_install_after_fix_exits_zero(healthy: Path) -> None:
             "compute_capability": [9, 0],
             "vram_gb": 140.4,
             "bf16": True,
+            "capability_source": "nvidia-smi",
+            "unified_memory": False,
+            "mig_mode": False,
+            "mig_instances": [],
         }
     ]
     assert report["install"] == {
@@ -64,6 +68,7 @@ def test_healthy_install_after_fix_exits_zero(healthy: Path) -> None:
         "kind": "kohya_ss",
         "sd_scripts_dir": str(healthy / "sd-scripts"),
         "python": str(healthy / "venv" / "bin" / "python"),
+        "python_from": "install",
     }
 
 
@@ -212,3 +217,20 @@ def test_accelerate_fix_writes_nothing_without_a_gpu(tmp_path: Path, monkeypatch
     assert not config_path().exists()
     assert statuses(report)["accelerate"] == "warn"
     assert report["fixed"] == []
+
+
+def test_the_install_containing_the_current_folder_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = Path.home()
+    _gui(home / "kohya_ss")
+    in_tools = _gui(home / "tools" / "kohya_ss")
+    (in_tools / "outputs").mkdir()
+    monkeypatch.setenv("KOHYA_SS_DIR", str(home / "kohya_ss"))
+    assert find_install(cwd=in_tools / "outputs").root == in_tools  # type: ignore[union-attr]
+    assert find_install(cwd=tmp_path).root == home / "kohya_ss"  # type: ignore[union-attr]
+
+
+def test_inside_the_submodule_the_install_is_kohya_ss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkout = clone(make_upstream(tmp_path, monkeypatch), tmp_path / "kohya_ss", recursive=True)
+    install = find_install(cwd=checkout / "sd-scripts" / "library")
+    assert install is not None
+    assert (install.root, install.kind) == (checkout, "kohya_ss")

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from doctor_fakes import Upstream, clone, git, gpu_rules, make_sd_scripts_repo, make_upstream, nvidia_smi_shim
 
 from kohya_prep.cli import cli
-from kohya_prep.doctor.submodule import FIX_FLAG, ZIP_FIX, describe_git_failure
+from kohya_prep.doctor.fixsub import describe_git_failure
+from kohya_prep.doctor.submodule import FIX_FLAG, ZIP_FIX
 
 
 @pytest.fixture
@@ -67,35 +68,46 @@ def test_fix_with_the_upstream_gone_fails_cleanly_and_changes_nothing(upstream: 
     before = state(checkout)
     code, report = doctor("--kohya-dir", str(checkout), "--fix")
     assert code == 1
-    assert row(report, "sd-scripts") == {
-        "name": "sd-scripts",
-        "status": "fail",
-        "finding": f"git found no repository at {upstream.sd_scripts.as_uri()} (unreachable URL); nothing was changed",
-        "fix": "check the network and the URL in .gitmodules, then run --fix again",
-    }
+    found = row(report, "sd-scripts")
+    assert found["finding"].startswith(
+        f"git found no repository at {upstream.sd_scripts.as_uri()} (unreachable URL) (git: fatal: "
+    )
+    assert found["finding"].endswith("; nothing was changed (checked: git status works in kohya_ss, HEADs as before)")
+    assert found["fix"] == "check the URL in .gitmodules (`git submodule set-url sd-scripts URL`); then run kohya-prep " \
+        "doctor --fix again"
     assert state(checkout) == before
 
 
-def test_local_changes_are_reported_not_reset(upstream: Upstream, tmp_path: Path) -> None:
+def test_local_changes_at_the_pin_are_reported_and_left_alone(upstream: Upstream, tmp_path: Path) -> None:
     checkout = clone(upstream, tmp_path / "kohya_ss", recursive=True)
     edited = checkout / "sd-scripts" / "train_network.py"
     edited.write_text("# my local patch\n", encoding="utf-8")
     code, report = doctor("--kohya-dir", str(checkout), "--fix")
-    assert (code, row(report, "sd-scripts")["status"]) == (0, "warn")
-    assert row(report, "sd-scripts")["finding"] == (
-        f"local changes in {checkout / 'sd-scripts'} (train_network.py); doctor never resets them"
-    )
+    assert (code, row(report, "sd-scripts")) == (0, {
+        "name": "sd-scripts",
+        "status": "ok",
+        "finding": f"at the pinned commit {upstream.pinned[:8]}; local changes in 1 file(s) (train_network.py), which "
+                   "doctor leaves alone",
+        "fix": "",
+    })
+    assert "stash" not in json.dumps(report)  # nothing needs fixing, so no fix line
     assert edited.read_text(encoding="utf-8") == "# my local patch\n"
 
 
-def test_local_changes_blocking_a_checkout_are_left_alone(upstream: Upstream, tmp_path: Path) -> None:
+def test_local_changes_when_the_commit_must_change_are_left_with_stash_and_pop(upstream: Upstream, tmp_path: Path) -> None:
     checkout = clone(upstream, tmp_path / "kohya_ss", recursive=True)
     _move_pin_forward(upstream, checkout)
-    edited = checkout / "sd-scripts" / "train_network.py"
+    sd = checkout / "sd-scripts"
+    edited = sd / "sdxl_train_network.py"  # a file the new pin does not touch: git alone would carry it over
     edited.write_text("# my local patch\n", encoding="utf-8")
+    head = git(sd, "rev-parse", "HEAD")
     _, report = doctor("--kohya-dir", str(checkout), "--fix")
-    assert row(report, "sd-scripts")["status"] == "warn"
-    assert edited.read_text(encoding="utf-8") == "# my local patch\n"
+    found = row(report, "sd-scripts")
+    assert found["status"] == "warn"
+    assert "local changes in" in found["finding"] and "so --fix leaves it (doctor never touches them)" in found["finding"]
+    assert found["fix"] == f"`git -C {sd} stash`, then `kohya-prep doctor --fix`, then `git -C {sd} stash pop`"
+    assert (git(sd, "rev-parse", "HEAD"), edited.read_text(encoding="utf-8")) == (head, "# my local patch\n")
+    assert not [line for line in report["fixed"] if "sd-scripts" in line]
 
 
 def _move_pin_forward(upstream: Upstream, checkout: Path) -> str:
@@ -112,9 +124,12 @@ def test_other_commit_is_reported_and_fixed(upstream: Upstream, tmp_path: Path) 
     checkout = clone(upstream, tmp_path / "kohya_ss", recursive=True)
     new_pin = _move_pin_forward(upstream, checkout)
     _, report = doctor("--kohya-dir", str(checkout))
-    assert row(report, "sd-scripts")["finding"] == f"checked out at {upstream.pinned[:8]}, kohya_ss pins {new_pin[:8]}"
-    doctor("--kohya-dir", str(checkout), "--fix")
+    assert row(report, "sd-scripts")["finding"] == (
+        f"checked out at {upstream.pinned[:8]}, 1 commit(s) older than the {new_pin[:8]} kohya_ss pins"
+    )
+    _, report = doctor("--kohya-dir", str(checkout), "--fix")
     assert git(checkout / "sd-scripts", "rev-parse", "HEAD") == new_pin
+    assert f"checked out sd-scripts at {new_pin[:8]}, the commit kohya_ss pins" in report["fixed"]
 
 
 def test_initialized_but_empty(upstream: Upstream, tmp_path: Path) -> None:
@@ -142,31 +157,70 @@ def test_bare_sd_scripts_clone(upstream: Upstream, tmp_path: Path) -> None:
     sd = tmp_path / "sd-scripts"
     make_sd_scripts_repo(sd)
     _, report = doctor("--kohya-dir", str(sd))
-    assert report["install"] == {"root": str(sd), "kind": "sd-scripts", "sd_scripts_dir": str(sd), "python": None}
+    assert report["install"] == {"root": str(sd), "kind": "sd-scripts", "sd_scripts_dir": str(sd), "python": None,
+                                "python_from": None}
     assert row(report, "sd-scripts")["status"] == "ok"
 
 
+URL = "https://github.com/kohya-ss/sd-scripts.git"
+PIN = "7cae0edf8d2b1c3a4e5f60718293a4b5c6d7e8f9"
+
+
 @pytest.mark.parametrize(
-    ("stderr", "finding"),
+    ("stderr", "finding", "fix_starts"),
     [
         (
-            "fatal: unable to access 'https://github.com/kohya-ss/sd-scripts.git/': Could not resolve host: github.com",
-            "git could not reach https://github.com/kohya-ss/sd-scripts.git (no network?); nothing was changed",
+            f"Cloning into '/home/me/kohya_ss/sd-scripts'...\nfatal: unable to access '{URL}/': Could not resolve host: "
+            "github.com\nfatal: clone of '...' into submodule path '/home/me/kohya_ss/sd-scripts' failed\n"
+            "Failed to clone 'sd-scripts' a second time, aborting",
+            f"git could not reach {URL} (no network?) (git: fatal: unable to access '{URL}/': Could not resolve host: "
+            "github.com)",
+            "check the network",
         ),
         (
-            "remote: Repository not found.\nfatal: repository 'https://github.com/kohya-ss/sd-scripts.git/' not found",
-            "git found no repository at https://github.com/kohya-ss/sd-scripts.git (unreachable URL); nothing was changed",
+            f"remote: Repository not found.\nfatal: repository '{URL}/' not found",
+            f"git found no repository at {URL} (unreachable URL) (git: remote: Repository not found.)",
+            "check the URL in .gitmodules",
+        ),
+        (
+            f"fatal: unable to access '{URL}/': SSL certificate problem: unable to get local issuer certificate\n"
+            "Failed to clone 'sd-scripts' a second time, aborting",
+            f"the TLS or proxy connection to {URL} failed (git: fatal: unable to access '{URL}/': SSL certificate "
+            "problem: unable to get local issuer certificate)",
+            "check the proxy",
+        ),
+        (
+            f"fatal: unable to access '{URL}/': Received HTTP code 407 from proxy after CONNECT",
+            f"the TLS or proxy connection to {URL} failed (git: fatal: unable to access '{URL}/': Received HTTP code 407 "
+            "from proxy after CONNECT)",
+            "check the proxy",
+        ),
+        (
+            "fatal: could not read Username for 'https://github.com': terminal prompts disabled",
+            f"{URL} refused the credentials (or asked for some) (git: fatal: could not read Username for "
+            "'https://github.com': terminal prompts disabled)",
+            f"check your access with `git ls-remote {URL}`",
+        ),
+        (
+            f"error: Server does not allow request for unadvertised object {PIN}\nFetched in submodule path "
+            f"'sd-scripts', but it did not contain {PIN}. Direct fetching of that commit failed.",
+            f"{URL} answers but has no commit {PIN[:8]}, the one kohya_ss pins (a mirror or fork behind "
+            f"kohya-ss/sd-scripts, or a commit not pushed yet) (git: error: Server does not allow request for "
+            f"unadvertised object {PIN})",
+            "point the submodule at a remote that has it",
         ),
         (
             "fatal: detected dubious ownership in repository\n",
-            "git failed fetching https://github.com/kohya-ss/sd-scripts.git: "
-            "fatal: detected dubious ownership in repository; nothing was changed",
+            f"git failed fetching {URL} (git: fatal: detected dubious ownership in repository)",
+            "check the network and the URL",
         ),
     ],
-    ids=["no-network", "unreachable-url", "other"],
+    ids=["no-network", "unreachable-url", "tls", "proxy", "auth", "commit-missing", "other"],
 )
-def testdescribe_git_failures_say_which(stderr: str, finding: str) -> None:
-    assert describe_git_failure(stderr, "https://github.com/kohya-ss/sd-scripts.git") == finding
+def test_git_failures_name_the_cause_with_gits_line(stderr: str, finding: str, fix_starts: str) -> None:
+    found, fix = describe_git_failure(stderr, URL, PIN)
+    assert found == finding
+    assert fix.startswith(fix_starts) and fix.endswith("then run kohya-prep doctor --fix again")
 
 
 def test_deleted_training_script_fails(upstream: Upstream, tmp_path: Path) -> None:
@@ -175,8 +229,8 @@ def test_deleted_training_script_fails(upstream: Upstream, tmp_path: Path) -> No
     code, report = doctor("--kohya-dir", str(checkout))
     assert (code, row(report, "sd-scripts")["finding"]) == (
         1,
-        f"local changes in {checkout / 'sd-scripts'} (library/train_util.py); doctor never resets them; "
-        f"{checkout / 'sd-scripts'} lacks library/train_util.py",
+        f"at the pinned commit {upstream.pinned[:8]}; local changes in 1 file(s) (library/train_util.py), which doctor "
+        f"leaves alone; {checkout / 'sd-scripts'} lacks library/train_util.py",
     )
 
 

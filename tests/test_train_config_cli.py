@@ -398,16 +398,16 @@ def test_buckets_turn_on_for_images_that_are_not_square(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("fixture", "tier", "precision", "processes"),
-    [("rtx3060", 12, "bf16", ["--num_processes 1"]), ("rtx3090-2080ti", 8, "fp16", ["--multi_gpu --num_processes 2"]),
-     ("rtx5090x2", 24, "bf16", ["--multi_gpu --num_processes 2"])],
-    ids=["rtx3060", "mixed-pair-fits-the-smaller", "two-5090s"],
+    [("rtx3060", 12, "bf16", ["--num_processes 1"]), ("p100x4", 16, "fp16", ["--multi_gpu --num_processes 4"]),
+     ("rtx5090x2", 24, "bf16", ["--multi_gpu --num_processes 2"]), ("a100-mig", 8, "bf16", ["--num_processes 1"])],
+    ids=["rtx3060", "four-p100s-no-bf16", "two-5090s", "mig-instance-one-process"],
 )
 def test_without_vram_the_probed_gpus_decide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixture: str, tier: int,
                                              precision: str, processes: list[str]) -> None:
-    from doctor_fakes import gpu_rules, nvidia_smi_shim
+    from doctor_fakes import fake_driver
 
     spec = make_spec(tmp_path)
-    nvidia_smi_shim(tmp_path, monkeypatch, gpu_rules(fixture))
+    fake_driver(tmp_path, monkeypatch, fixture)
     result = CliRunner().invoke(cli, ["train-config", str(spec), "--family", "sdxl", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from kohya_prep.doctor.checks import CheckResult, ok, warn
-from kohya_prep.doctor.gpu import GpuInfo
+from kohya_prep.doctor.gpu import GpuInfo, training_processes
 
 
 def config_path(env: dict[str, str] | None = None) -> Path:
@@ -22,9 +22,11 @@ def config_path(env: dict[str, str] | None = None) -> Path:
 
 
 def default_config(gpus: list[GpuInfo]) -> str:
-    """The YAML `accelerate config default` would write for this machine: bf16 where every GPU has it."""
+    """The YAML `accelerate config default` would write for this machine: bf16 where every GPU has it, one
+    process per GPU (one in all under MIG)."""
     precision = "no" if not gpus else "bf16" if all(g.bf16 for g in gpus) else "fp16"
-    distributed = "MULTI_GPU" if len(gpus) > 1 else "'NO'"
+    processes = training_processes(gpus)
+    distributed = "MULTI_GPU" if processes > 1 else "'NO'"
     return (
         "# written by kohya-prep doctor --fix; edit freely, doctor never overwrites it\n"
         "compute_environment: LOCAL_MACHINE\n"
@@ -36,7 +38,7 @@ def default_config(gpus: list[GpuInfo]) -> str:
         "main_training_function: main\n"
         f"mixed_precision: {precision}\n"
         "num_machines: 1\n"
-        f"num_processes: {max(len(gpus), 1)}\n"
+        f"num_processes: {processes}\n"
         "rdzv_backend: static\n"
         "same_network: true\n"
         "tpu_env: []\n"

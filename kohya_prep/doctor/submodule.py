@@ -1,13 +1,11 @@
-"""The `sd-scripts` submodule of a kohya_ss checkout: what state it is in, and a GitPython repair.
+"""The `sd-scripts` submodule of a kohya_ss checkout: what state it is in, and the row that says so.
 
-The repair has the effect of `git submodule update --init --recursive`. It leaves a submodule with
-local changes alone (and git refuses to check out over them), and when git fails it puts back what it
-changed, so the checkout is as it was.
+The state compares the checked-out commit with the one kohya_ss pins (older, newer, elsewhere), and looks for
+what a checkout would cost the user: local changes, and commits only the detached HEAD holds. fixsub.py repairs.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,27 +23,36 @@ ZIP_FIX = (
 )
 
 # States of the submodule, from most to least healthy.
-State = Literal["populated", "other-commit", "dirty", "not-initialized", "empty", "no-git", "not-a-checkout",
+State = Literal["populated", "newer", "other-commit", "not-initialized", "empty", "no-git", "not-a-checkout",
                 "no-submodule"]
 POPULATED: State = "populated"
+NEWER: State = "newer"
 OTHER_COMMIT: State = "other-commit"
-DIRTY: State = "dirty"
 NOT_INITIALIZED: State = "not-initialized"
 EMPTY: State = "empty"
 NO_GIT: State = "no-git"
 NOT_A_CHECKOUT: State = "not-a-checkout"
 NO_SUBMODULE: State = "no-submodule"
+Relation = Literal["same", "newer", "older", "diverged", "unknown"]
 
 
 @dataclass(frozen=True)
 class SubmoduleStatus:
-    """What git says about sd-scripts: `recorded` is the commit kohya_ss pins, `actual` the one checked out."""
+    """What git says about sd-scripts: `recorded` is the commit kohya_ss pins, `actual` the one checked out.
+
+    `relation` says how `actual` stands to the pin (`distance` commits apart); `orphans` are commits reachable
+    only from the submodule's detached HEAD (no branch, tag, remote branch or the pin holds them), as
+    "abcd1234 subject" lines: checking out another commit would leave them to the reflog.
+    """
 
     state: State
     recorded: str | None = None
     actual: str | None = None
     url: str | None = None
     changed_files: list[str] = field(default_factory=list)
+    relation: Relation = "same"
+    distance: int = 0
+    orphans: list[str] = field(default_factory=list)
 
 
 def inspect(install: Install) -> SubmoduleStatus:
@@ -73,33 +80,85 @@ def _populated_state(path: Path, recorded: str, url: str) -> SubmoduleStatus:
     try:
         module = git.Repo(path)
         actual = module.head.commit.hexsha
-    except (git.InvalidGitRepositoryError, ValueError):
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
         return SubmoduleStatus(NOT_A_CHECKOUT, recorded, None, url)
     diffs = [*module.index.diff(None), *module.index.diff("HEAD")]
     changed = sorted({d.a_path or d.b_path or "" for d in diffs})
-    if changed:
-        return SubmoduleStatus(DIRTY, recorded, actual, url, changed)
-    return SubmoduleStatus(POPULATED if actual == recorded else OTHER_COMMIT, recorded, actual, url)
+    if actual == recorded:
+        return SubmoduleStatus(POPULATED, recorded, actual, url, changed)
+    relation, distance = _relation(module, recorded, actual)
+    state = NEWER if relation == "newer" else OTHER_COMMIT
+    return SubmoduleStatus(state, recorded, actual, url, changed, relation, distance, _orphans(module, recorded))
+
+
+def _relation(module: object, recorded: str, actual: str) -> tuple[Relation, int]:
+    import git
+
+    repo: git.Repo = module  # type: ignore[assignment]
+    try:
+        repo.git.cat_file("-e", f"{recorded}^{{commit}}")
+    except git.GitCommandError:
+        return "unknown", 0  # the pin is not fetched yet
+    if repo.is_ancestor(repo.commit(recorded), repo.commit(actual)):
+        return "newer", int(repo.git.rev_list("--count", f"{recorded}..{actual}"))
+    if repo.is_ancestor(repo.commit(actual), repo.commit(recorded)):
+        return "older", int(repo.git.rev_list("--count", f"{actual}..{recorded}"))
+    return "diverged", 0
+
+
+def _orphans(module: object, recorded: str) -> list[str]:
+    """Commits only the detached HEAD holds (on a branch, the branch keeps them)."""
+    import git
+
+    repo: git.Repo = module  # type: ignore[assignment]
+    if not repo.head.is_detached:
+        return []
+    pin = [recorded] if _has_commit(repo, recorded) else []
+    out = repo.git.log("--format=%h %s", "--max-count=20", "HEAD", "--not", "--branches", "--tags", "--remotes", *pin)
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def _has_commit(repo: object, sha: str) -> bool:
+    import git
+
+    try:
+        repo.git.cat_file("-e", f"{sha}^{{commit}}")  # type: ignore[attr-defined]
+    except git.GitCommandError:
+        return False
+    return True
 
 
 def _has_files(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def submodule_check(install: Install, status: SubmoduleStatus | None) -> CheckResult:
+def needs_checkout(status: SubmoduleStatus, to_pinned: bool) -> bool:
+    """Whether --fix has to move the submodule to the pin: not when it is there, or newer and not asked to."""
+    return status.state in (NOT_INITIALIZED, EMPTY, OTHER_COMMIT) or (status.state == NEWER and to_pinned)
+
+
+def blocked(status: SubmoduleStatus) -> bool:
+    """--fix leaves a checkout whose move would carry local changes or orphan commits of the user's own."""
+    return bool(status.changed_files or status.orphans)
+
+
+def submodule_check(install: Install, status: SubmoduleStatus | None, to_pinned: bool = False) -> CheckResult:
     """The `sd-scripts` row: git state first, then the files training needs."""
     files = files_check(install.sd_scripts_dir)
-    if install.kind != KOHYA_SS or status is None or status.state == POPULATED:
+    if install.kind != KOHYA_SS or status is None:
         return files
-    row = _state_row(install, status)
-    if row.status == "warn" and files.status == "fail":
-        return fail(row.name, f"{row.finding}; {files.finding}", row.fix)
+    row = _state_row(install, status, to_pinned)
+    if row is None:
+        return files
+    if files.status == "fail" and row.status != "fail":
+        return fail(row.name, f"{row.finding}; {files.finding}", row.fix or files.fix)
+    if row.status == "ok" and files.status == "warn":
+        return warn(files.name, f"{files.finding}; {row.finding}", files.fix)
     return row
 
 
-def _state_row(install: Install, s: SubmoduleStatus) -> CheckResult:
+def _state_row(install: Install, s: SubmoduleStatus, to_pinned: bool) -> CheckResult | None:
     rel = install.sd_scripts_dir
-    pin = _short(s.recorded)
     if s.state == NO_GIT:
         return fail(
             "sd-scripts", f"{install.root} is no git checkout (a ZIP download?), so sd-scripts cannot be fetched", ZIP_FIX
@@ -116,14 +175,55 @@ def _state_row(install: Install, s: SubmoduleStatus) -> CheckResult:
             f"{rel} holds files but is no git checkout, so its version is unknown",
             f"move {rel} aside, then run kohya-prep doctor --fix",
         )
-    if s.state == DIRTY:
-        files = ", ".join(s.changed_files[:3]) + (" ..." if len(s.changed_files) > 3 else "")
+    if s.state == POPULATED:
+        return ok("sd-scripts", f"at the pinned commit {_short(s.actual)}{_changes_note(s)}") if s.changed_files else None
+    return _commit_row(rel, s, to_pinned)
+
+
+def _commit_row(rel: Path, s: SubmoduleStatus, to_pinned: bool) -> CheckResult:
+    where = _where(s)
+    if s.state == NEWER and not to_pinned:
+        return ok("sd-scripts", f"{where}; --fix leaves a newer checkout alone (`kohya-prep doctor --fix --to-pinned` "
+                                f"goes back to the pin){_changes_note(s)}")
+    if s.orphans:
+        shown = "; ".join(s.orphans[:3]) + (" ..." if len(s.orphans) > 3 else "")
         return warn(
             "sd-scripts",
-            f"local changes in {rel} ({files}); doctor never resets them",
-            f"keep them aside with `git -C {rel} stash`, then run kohya-prep doctor --fix",
+            f"{where}; {len(s.orphans)} commit(s) on its detached HEAD are on no branch or tag ({shown}), so --fix "
+            "will not move it (they would survive only in the reflog)",
+            f"keep them on a branch: `git -C {rel} branch my-sd-scripts {_short(s.actual)}`, then run kohya-prep doctor "
+            f"--fix{' --to-pinned' if s.state == NEWER else ''}",
         )
-    return warn("sd-scripts", f"checked out at {_short(s.actual)}, kohya_ss pins {pin}", FIX_FLAG)
+    if s.changed_files:
+        return warn(
+            "sd-scripts",
+            f"{where}; local changes in {rel} ({_files(s.changed_files)}) would have to move with it, so --fix leaves "
+            "it (doctor never touches them)",
+            f"`git -C {rel} stash`, then `kohya-prep doctor --fix{' --to-pinned' if s.state == NEWER else ''}`, then "
+            f"`git -C {rel} stash pop`",
+        )
+    return warn("sd-scripts", where, FIX_FLAG + (" --to-pinned" if s.state == NEWER else ""))
+
+
+def _where(s: SubmoduleStatus) -> str:
+    at, pin = _short(s.actual), _short(s.recorded)
+    if s.relation == "newer":
+        return f"checked out at {at}, {s.distance} commit(s) newer than the {pin} kohya_ss pins"
+    if s.relation == "older":
+        return f"checked out at {at}, {s.distance} commit(s) older than the {pin} kohya_ss pins"
+    if s.relation == "diverged":
+        return f"checked out at {at}, which is neither older nor newer than the {pin} kohya_ss pins (another branch?)"
+    return f"checked out at {at}, kohya_ss pins {pin} (not fetched yet)"
+
+
+def _files(changed: list[str]) -> str:
+    return ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
+
+
+def _changes_note(s: SubmoduleStatus) -> str:
+    if not s.changed_files:
+        return ""
+    return f"; local changes in {len(s.changed_files)} file(s) ({_files(s.changed_files)}), which doctor leaves alone"
 
 
 def files_check(sd_scripts_dir: Path) -> CheckResult:
@@ -143,74 +243,3 @@ def files_check(sd_scripts_dir: Path) -> CheckResult:
 
 def _short(sha: str | None) -> str:
     return sha[:8] if sha else "nothing"
-
-
-def fix_submodule(install: Install, status: SubmoduleStatus) -> CheckResult | None:
-    """Init and update sd-scripts at the pinned commit; a result row only when git failed (None = done)."""
-    import git
-
-    if status.state not in (NOT_INITIALIZED, EMPTY, OTHER_COMMIT):
-        return None
-    repo = git.Repo(install.root)
-    snapshot = _Snapshot.take(repo, install.sd_scripts_dir)
-    try:
-        # GitPython's own Submodule.update() assumes a 'master' branch that sd-scripts does not have
-        # (it leaves an empty index behind), so let GitPython run git's own submodule update.
-        repo.git.submodule("update", "--init", "--recursive", "--", SUBMODULE)
-    except git.GitCommandError as err:
-        snapshot.restore()
-        stderr = str(err.stderr or "")
-        if "would be overwritten by checkout" in stderr:
-            return fail(
-                "sd-scripts", "local changes in sd-scripts block the checkout; doctor left them alone", _stash_fix(install)
-            )
-        return fail(
-            "sd-scripts",
-            describe_git_failure(stderr, status.url),
-            "check the network and the URL in .gitmodules, then run --fix again",
-        )
-    return None
-
-
-def _stash_fix(install: Install) -> str:
-    return f"keep them aside with `git -C {install.sd_scripts_dir} stash`, then run kohya-prep doctor --fix"
-
-
-def describe_git_failure(stderr: str, url: str | None) -> str:
-    """Say in one line why git could not fetch sd-scripts: no network, an unreachable URL, or git's own last words."""
-    if any(
-        sign in stderr
-        for sign in ("Could not resolve host", "Failed to connect", "Connection timed out", "Network is unreachable")
-    ):
-        return f"git could not reach {url} (no network?); nothing was changed"
-    if any(sign in stderr for sign in ("does not appear to be a git repository", "not found", "error: 404")):
-        return f"git found no repository at {url} (unreachable URL); nothing was changed"
-    last = next((line.strip(" '") for line in reversed(stderr.splitlines()) if line.strip(" '")), "unknown error")
-    return f"git failed fetching {url}: {last}; nothing was changed"
-
-
-@dataclass
-class _Snapshot:
-    """Enough to undo a failed update: `--init` registers the URL in .git/config, the clone adds .git/modules."""
-
-    sd_dir: Path
-    sd_dir_existed: bool
-    created: list[Path]
-    config: Path
-    config_text: str
-
-    @classmethod
-    def take(cls, repo: object, sd_dir: Path) -> _Snapshot:
-        git_dir = Path(repo.git_dir)  # type: ignore[attr-defined]
-        watch = [git_dir / "modules", git_dir / "modules" / SUBMODULE]
-        config = git_dir / "config"
-        created = [p for p in watch if not p.exists()]
-        return cls(sd_dir, sd_dir.is_dir(), created, config, config.read_text(encoding="utf-8"))
-
-    def restore(self) -> None:
-        self.config.write_text(self.config_text, encoding="utf-8")
-        for path in reversed(self.created):
-            if path.is_dir():
-                shutil.rmtree(path)  # only what the failed clone created: it did not exist before
-        if self.sd_dir_existed and not self.sd_dir.exists():
-            self.sd_dir.mkdir()

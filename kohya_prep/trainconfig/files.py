@@ -103,10 +103,10 @@ def render_train_sh(plan: TrainConfigPlan, launch: Launch) -> str:
     """train.sh: accelerate launch with the kohya venv's interpreter; extra arguments go to the trainer."""
     script = plan.family.script
     sd_scripts = launch.sd_scripts_dir or "/path/to/kohya_ss/sd-scripts"
-    python = launch.python or ("python3" if launch.sd_scripts_dir else "/path/to/kohya_ss/venv/bin/python")
+    python = launch.python or ("" if launch.sd_scripts_dir else "/path/to/kohya_ss/venv/bin/python")
     note = [] if launch.sd_scripts_dir else ["# sd-scripts was not found: edit SD_SCRIPTS and PYTHON, or run doctor --fix."]
     if launch.sd_scripts_dir and not launch.python:
-        note = ["# The kohya venv's interpreter was not found: activate the venv first, or edit PYTHON."]
+        note = ["# The kohya venv's interpreter was not found: set PYTHON to it (this script stops until then)."]
     return "\n".join([
         "#!/usr/bin/env bash",
         f"# Written by kohya-prep train-config: trains the LoRA with sd-scripts' {script}.",
@@ -120,6 +120,7 @@ def render_train_sh(plan: TrainConfigPlan, launch: Launch) -> str:
         f'  echo "train.sh: no {script} in $SD_SCRIPTS; edit SD_SCRIPTS in this script, or run: kohya-prep doctor --fix" >&2',
         "  exit 1",
         "fi",
+        *_sh_python_guard(launch),
         'cd "$SD_SCRIPTS"',
         f'exec "$PYTHON" -m accelerate.commands.launch {_accelerate_flags(launch)} \\',
         f'  "$SD_SCRIPTS/{script}" \\',
@@ -166,7 +167,7 @@ def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
     """train.bat: the same launch for Windows' cmd, with CRLF line endings."""
     script = plan.family.script
     sd_scripts = launch.sd_scripts_dir or r"C:\path\to\kohya_ss\sd-scripts"
-    python = launch.python or ("python" if launch.sd_scripts_dir else r"C:\path\to\kohya_ss\venv\Scripts\python.exe")
+    python = launch.python or ("" if launch.sd_scripts_dir else r"C:\path\to\kohya_ss\venv\Scripts\python.exe")
     lines = [
         "@echo off",
         f"rem Written by kohya-prep train-config: trains the LoRA with sd-scripts' {script}.",
@@ -175,6 +176,7 @@ def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
         f'set "SD_SCRIPTS={sd_scripts}"',
         f'set "PYTHON={python}"',
         f'set "CONFIG_DIR={launch.config_dir}"',
+        *_bat_python_guard(launch),
         f'if not exist "%SD_SCRIPTS%\\{script}" (',
         f"  echo train.bat: no {script} in %SD_SCRIPTS%; edit SD_SCRIPTS in this file, or run: kohya-prep doctor --fix",
         "  pause",
@@ -193,3 +195,21 @@ def render_train_bat(plan: TrainConfigPlan, launch: Launch) -> str:
         "",
     ]
     return "\r\n".join(lines)
+
+
+# Without a known venv, a bare `python` would be whatever is on PATH (often one without torch or accelerate),
+# so the scripts refuse to start until PYTHON is set. No parentheses in the text: they would end cmd's block.
+_NO_VENV = ("the kohya venv's python is unknown: set PYTHON in this file to it, e.g. kohya_ss/venv/bin/python or "
+            "kohya_ss/venv/Scripts/python.exe, or re-run kohya-prep train-config with KOHYA_VENV=PATH")
+
+
+def _sh_python_guard(launch: Launch) -> list[str]:
+    if launch.python:
+        return []
+    return ['if ! command -v "$PYTHON" >/dev/null 2>&1; then', f'  echo "train.sh: {_NO_VENV}" >&2', "  exit 1", "fi"]
+
+
+def _bat_python_guard(launch: Launch) -> list[str]:
+    if launch.python:
+        return []
+    return ['if "%PYTHON%"=="" (', f"  echo train.bat: {_NO_VENV}", "  pause", "  exit /b 1", ")"]

@@ -296,6 +296,13 @@ def _path_style_warnings(model_status: dict[str, tuple[str, str, bool]], user_va
 
 
 def _install_warnings(located: Located, family: Family) -> list[Notice]:
+    venv = [] if located.python else [Notice(
+        "venv-missing", "the kohya venv's python was not found, so train.sh and train.bat stop with a message until "
+        "PYTHON is set in them; set KOHYA_VENV=PATH (or pass --kohya-dir DIR) and re-run train-config, or edit PYTHON.")]
+    return venv + _sd_scripts_warnings(located, family)
+
+
+def _sd_scripts_warnings(located: Located, family: Family) -> list[Notice]:
     if located.sd_scripts_dir is None:
         return [Notice("sd-scripts-missing", "sd-scripts was not found, so train.sh and train.bat hold placeholder paths; "
                        f"run `kohya-prep doctor --fix`, or pass --kohya-dir DIR (the folder holding {family.script}).")]
