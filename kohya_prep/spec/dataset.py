@@ -12,6 +12,7 @@ from kohya_prep.spec.names import unsafe_name_reason
 
 DATASET_KEYS = (
     "name", "trigger", "class", "repeats", "resolution", "background", "subset_dir", "png",
+    "tags",  # parsed with the crops: spec/captions.py
 )
 REG_KEYS = ("class", "repeats", "dir", "subset_dir")
 

@@ -68,6 +68,9 @@ class SourceSpec:
     path: Path
     size: tuple[int, int]
     jpeg: bool = False  # JPEGs can be decoded at a reduced size
+    tags: tuple[str, ...] = ()  # the source's `tags`, shared by every crop cut from it
+    folder: str = ""  # the id of the folder or glob source that found this image ("" for a plain source)
+    sidecar: str | None = None  # a folder image's caption file (<stem>.txt or .caption), first line
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class CropSpec:
     flip: bool
     status: Status
     index: int  # 1-based position in the spec, used to number boxes on the overlays
+    implicit: bool = False  # an image of a folder or glob source that no [[crops]] table lists
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class DatasetSpec:
     sources: dict[str, SourceSpec]
     crops: list[CropSpec]
     train: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # [dataset] tags: shared by every crop, after the trigger
 
     @property
     def root(self) -> Path:

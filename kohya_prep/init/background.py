@@ -1,0 +1,118 @@
+"""The background of a sheet, and the foreground mask: what is drawn on it.
+
+Pure: an RGB or RGBA array in, a mask out. A transparent sheet's background is its alpha. Otherwise the
+background colour is read from a band along the border and followed across the sheet as a smooth surface
+(normalized convolution at low resolution), so white, cream, grey, gradients, vignettes, paper texture and
+dark backgrounds all work; a pixel is foreground when it differs from that surface by more than the
+background's own noise (texture, a faint grid) allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+BackgroundKind = Literal["transparent", "plain", "busy"]
+MODEL_SIDE = 192  # the background surface is estimated at this long side
+MIN_THRESHOLD, MAX_THRESHOLD = 22, 56  # colour distance (max over channels) that counts as drawn
+
+
+@dataclass(frozen=True)
+class Foreground:
+    """What is drawn on the sheet (a 0/1 uint8 mask), the background's kind and the colour distance used."""
+
+    mask: np.ndarray
+    kind: BackgroundKind
+    threshold: int
+    background_share: float  # how much of the sheet is background
+
+
+def border_band(shape: tuple[int, ...]) -> np.ndarray:
+    """A boolean mask of the band along the four edges: 2 % of the short side, at least 3 pixels."""
+    height, width = shape[:2]
+    band = max(3, round(0.02 * min(height, width)))
+    mask = np.zeros((height, width), bool)
+    mask[:band], mask[-band:], mask[:, :band], mask[:, -band:] = True, True, True, True
+    return mask
+
+
+def _smooth_fill(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalized convolution: the image's values where weight is 1, spread smoothly over where it is 0
+    (far from any background, its mean)."""
+    weights = cv2.GaussianBlur(weight, (0, 0), sigma)
+    spread = cv2.GaussianBlur(image * weight[..., None], (0, 0), sigma)
+    known = weight > 0
+    mean = image[known].mean(axis=0) if known.any() else image.reshape(-1, image.shape[-1]).mean(axis=0)
+    near = weights[..., None] > 0.02
+    return np.where(near, spread / np.maximum(weights, 1e-6)[..., None], mean).astype(np.float32)
+
+
+def background_surface(rgb: np.ndarray) -> np.ndarray:
+    """The background as a smooth RGB surface at full size (uint8), estimated from the border inwards."""
+    height, width = rgb.shape[:2]
+    factor = MODEL_SIDE / max(height, width)
+    small = cv2.resize(rgb, (max(8, round(width * factor)), max(8, round(height * factor))),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+    band = border_band(small.shape)
+    median = np.median(small[band], axis=0)
+    distance = np.abs(small - median).max(axis=2)
+    limit = max(12.0, float(np.percentile(distance[band], 90)) + 8.0)
+    sigma = max(small.shape[:2]) / 12
+    model = np.broadcast_to(median, small.shape).astype(np.float32)
+    weight = (distance < limit).astype(np.float32)
+    for _ in range(2):
+        model = _smooth_fill(small, weight, sigma)
+        distance = np.abs(small - model).max(axis=2)
+        noise = float(np.percentile(distance[band], 90))
+        weight = (distance < max(10.0, 2 * noise + 6)).astype(np.float32)
+    small_surface = np.clip(model + 0.5, 0, 255).astype(np.uint8)
+    return cv2.resize(small_surface, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def colour_distance(rgb: np.ndarray, surface: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest channel difference from the background surface (uint8)."""
+    diff = cv2.absdiff(rgb, surface)
+    return cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+
+
+def _strips(image: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The four edges of border_band as separate strips (views, no copies)."""
+    band = max(3, round(0.02 * min(image.shape[:2])))
+    return (image[:band], image[-band:], image[:, :band], image[:, -band:])
+
+
+def _texture(distance: np.ndarray) -> int:
+    """How far the background itself strays from its surface: the 90th percentile along the quietest edge.
+
+    Figures or panels may run into one or two edges, and a faint grid covers a few per cent of each; paper
+    texture is everywhere. A grid's lines above the threshold are removed later as long thin lines (lines.py).
+    """
+    sides = _strips(distance)
+    return min(int(np.searchsorted(np.cumsum(np.bincount(side.ravel(), minlength=256)), 0.9 * side.size)) for side in sides)
+
+
+def _opaque_foreground(rgb: np.ndarray) -> Foreground:
+    distance = colour_distance(rgb, background_surface(rgb))
+    threshold = int(np.clip(3 * _texture(distance) + 10, MIN_THRESHOLD, MAX_THRESHOLD))
+    mask = (distance > threshold).astype(np.uint8)
+    strips = _strips(mask)
+    border_clear = 1.0 - sum(cv2.countNonZero(s) for s in strips) / sum(s.size for s in strips)
+    share = 1.0 - cv2.countNonZero(mask) / mask.size
+    kind: BackgroundKind = "plain" if border_clear >= 0.8 and share >= 0.2 else "busy"
+    return Foreground(mask, kind, threshold, share)
+
+
+def foreground(pixels: np.ndarray) -> Foreground:
+    """The foreground mask of an RGB or RGBA sheet, and what its background is."""
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        alpha = np.ascontiguousarray(pixels[..., 3])
+        if float(np.median(np.concatenate([s.ravel() for s in _strips(alpha)]))) < 128:
+            mask = (alpha >= 24).astype(np.uint8)
+            return Foreground(mask, "transparent", 24, 1.0 - cv2.countNonZero(mask) / mask.size)
+        pixels = np.ascontiguousarray(pixels[..., :3])
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    return _opaque_foreground(np.ascontiguousarray(pixels))
