@@ -208,6 +208,8 @@ def draw_figure(pen: _Pen) -> None:
 def figure_layer(style: Style, height: int, kind: str = "full body") -> Image.Image:
     """A tight RGBA layer with one figure; a bust or a face is the top of a taller figure."""
     part = {"full body": 1.0, "bust": 0.46, "face": 0.235}[kind]
+    if kind == "face":  # a close-up: no raised arm or staff reaching into it
+        style = replace(style, arms="down", extras=tuple(e for e in style.extras if e != "staff"))
     full = height / part
     width = int(full * 0.8) + 8
     canvas = Image.new("RGBA", (width * SS, int(full * (part + 0.06) + 8) * SS), (0, 0, 0, 0))

@@ -18,6 +18,7 @@ import numpy as np
 BackgroundKind = Literal["transparent", "plain", "busy"]
 MODEL_SIDE = 192  # the background surface is estimated at this long side
 MIN_THRESHOLD, MAX_THRESHOLD = 22, 56  # colour distance (max over channels) that counts as drawn
+FLAT_RANGE = 24  # a background surface spanning less than this is one colour
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Foreground:
     kind: BackgroundKind
     threshold: int
     background_share: float  # how much of the sheet is background
+    flat: bool = True  # the background is one colour (a gradient or vignette is not)
 
 
 def border_band(shape: tuple[int, ...]) -> np.ndarray:
@@ -95,14 +97,17 @@ def _texture(distance: np.ndarray) -> int:
 
 
 def _opaque_foreground(rgb: np.ndarray) -> Foreground:
-    distance = colour_distance(rgb, background_surface(rgb))
+    surface = background_surface(rgb)
+    distance = colour_distance(rgb, surface)
     threshold = int(np.clip(3 * _texture(distance) + 10, MIN_THRESHOLD, MAX_THRESHOLD))
     mask = (distance > threshold).astype(np.uint8)
     strips = _strips(mask)
     border_clear = 1.0 - sum(cv2.countNonZero(s) for s in strips) / sum(s.size for s in strips)
     share = 1.0 - cv2.countNonZero(mask) / mask.size
     kind: BackgroundKind = "plain" if border_clear >= 0.8 and share >= 0.2 else "busy"
-    return Foreground(mask, kind, threshold, share)
+    small = surface[:: max(1, surface.shape[0] // 64), :: max(1, surface.shape[1] // 64)].reshape(-1, 3)
+    flat = int((small.max(axis=0).astype(int) - small.min(axis=0)).max()) <= FLAT_RANGE
+    return Foreground(mask, kind, threshold, share, flat)
 
 
 def foreground(pixels: np.ndarray) -> Foreground:

@@ -25,7 +25,7 @@ from kohya_prep.init.background import BackgroundKind, foreground
 from kohya_prep.init.grouping import Group, group_parts
 from kohya_prep.init.lines import without_long_lines
 from kohya_prep.init.panels import Panel, find_panels
-from kohya_prep.init.shapes import Rect, colour_count, components, dominant_share
+from kohya_prep.init.shapes import Rect, colour_count, components, dominant_share, near_dominant_share
 
 Kind = Literal["full body", "bust", "face"]
 LeftOutKind = Literal["text", "swatch", "line", "small"]
@@ -33,6 +33,7 @@ FULL_SIZE_LIMIT = 3000  # longer sides are read at half size (or less): speed, a
 FIGURE_HEIGHT = 0.18  # a figure is at least this share of the tallest figure's height
 MARGIN = 0.03  # of the box's long side, at least MIN_MARGIN px
 MIN_MARGIN = 4
+EMPTY = 0.0005  # less of the image than this drawn on: all background
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,23 @@ class SheetReading:
     detections: tuple[Detection, ...]
     left_out: tuple[LeftOut, ...]
     foreground_share: float
+    flat: bool = True  # the background is one colour
 
     @property
     def is_sheet(self) -> bool:
-        """Several figures, or one among titles, labels or swatches, on a plain or transparent background."""
+        """Several figures, or one with a title or labels, on a plain or transparent background.
+
+        One figure with nothing but a signature or a few shapes beside it is a picture: it is kept whole.
+        """
         if self.background == "busy":
             return False
-        extras = [item for item in self.left_out if item.kind in ("text", "swatch", "small")]
-        return len(self.detections) >= 2 or (len(self.detections) == 1 and bool(extras))
+        text = any(item.kind == "text" for item in self.left_out)
+        return len(self.detections) >= 2 or (len(self.detections) == 1 and text)
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing drawn at all: the whole image one colour, or transparent (a gradient is a picture)."""
+        return self.background != "busy" and self.flat and self.foreground_share < EMPTY
 
 
 def _working(mask: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -102,27 +112,30 @@ def _left_out_kind(group: Group) -> LeftOutKind | None:
         return "text"
     if max(rect.width, rect.height) >= 12 * max(1, min(rect.width, rect.height)):
         return "line"
+    # One flat colour is a swatch or a shape; a figure drawn in one colour is line art, which is sparse.
     fill = group.pixels / max(1, rect.area)
-    if dominant_share(group.colours) >= 0.75 and colour_count(group.colours) <= 2 and fill >= 0.6:
+    one_colour = dominant_share(group.colours) >= 0.75 and colour_count(group.colours) <= 2
+    if fill >= 0.35 and (one_colour or near_dominant_share(group.colours) >= 0.92):
         return "swatch"
     return None
 
 
 def guess_kind(mask: np.ndarray, rect: Rect) -> Kind:
-    """Full body, bust or face, from how wide the head is against the figure's height.
+    """Full body, bust or face: from the box's shape and how wide the head is against the figure's height.
 
-    A head is about a seventh of a standing figure, half of a bust and most of a face; its width is read
-    in the rows 3-10 % below the top, the median over them.
+    A head is about a seventh of a standing figure, a third of a bust and most of a face; its width is the
+    median width of the rows 3-10 % below the top. A guess for a person to check, written first in the caption.
     """
     top = rect.top + max(1, round(0.03 * rect.height))
     rows = mask[top: rect.top + max(2, round(0.1 * rect.height)), rect.left:rect.right]
     widths = [int(np.ptp(np.flatnonzero(row))) + 1 for row in rows if row.any()]
-    ratio = float(np.median(widths)) / rect.height if widths else 0.0
-    if rect.height >= 1.6 * rect.width and ratio < 0.3:
+    head = float(np.median(widths)) / rect.height if widths else 1.0
+    tall = rect.height / max(1, rect.width)
+    if tall >= 1.8 or (tall >= 1.25 and head < 0.3):
         return "full body"
-    if ratio < 0.3 and rect.height >= 1.2 * rect.width:
-        return "full body"
-    return "bust" if ratio < 0.7 and rect.height > 0.9 * rect.width else "face"
+    if head >= 0.55 or (tall < 0.85 and head >= 0.4):
+        return "face"
+    return "bust"
 
 
 def _confidence(group: Group, others: list[Rect], size: tuple[int, int], typical_width: float) -> float:
@@ -197,7 +210,7 @@ def detect_figures(pixels: np.ndarray) -> SheetReading:
     size = (width, height)
     drawn = foreground(pixels)
     if drawn.kind == "busy":
-        return SheetReading(size, "busy", (), (), 1.0 - drawn.background_share)
+        return SheetReading(size, "busy", (), (), 1.0 - drawn.background_share, drawn.flat)
     mask, rgb, factor = _working(drawn.mask, _rgb(pixels))
     short = min(mask.shape)
     labels, found = components(mask, rgb)
@@ -208,4 +221,5 @@ def detect_figures(pixels: np.ndarray) -> SheetReading:
     labels, found = components(mask, rgb)
     items, left_out = _figure_detections(group_parts(found), mask, factor, size)
     items += _panel_detections(panels, factor, size)
-    return SheetReading(size, drawn.kind, tuple(_reading_order(items)), tuple(left_out), 1.0 - drawn.background_share)
+    return SheetReading(size, drawn.kind, tuple(_reading_order(items)), tuple(left_out), 1.0 - drawn.background_share,
+                        drawn.flat)

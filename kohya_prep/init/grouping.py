@@ -34,10 +34,10 @@ class Group:
     parts_attached: int = 0  # parts joined because they were near, not inside: each a small doubt
 
 
-def _text_members(found: list[Component]) -> set[int]:
+def _text_lines(found: list[Component]) -> list[set[int]]:
     """Indices of components that form lines of text: three or more similar-height marks side by side."""
     if not found:
-        return set()
+        return []
     tallest = max(c.rect.height for c in found)
     small = [i for i, c in enumerate(found) if c.rect.height <= TEXT_HEIGHT * tallest and colour_count(c.colours, 0.1) <= 2]
     links: dict[int, set[int]] = {i: set() for i in small}
@@ -51,7 +51,8 @@ def _text_members(found: list[Component]) -> set[int]:
             if overlap >= 0.5 * low and high <= 3 * low and -0.2 * low <= gap <= 1.2 * high:
                 links[i].add(j)
                 links[j].add(i)
-    text, seen = set(), set()
+    text: list[set[int]] = []
+    seen: set[int] = set()
     for start in small:
         if start in seen:
             continue
@@ -64,7 +65,7 @@ def _text_members(found: list[Component]) -> set[int]:
         width = max(found[i].rect.right for i in chain) - min(found[i].rect.left for i in chain)
         height = max(found[i].rect.bottom for i in chain) - min(found[i].rect.top for i in chain)
         if len(chain) >= 3 or (len(chain) == 2 and width >= 1.5 * height):
-            text |= chain
+            text.append(chain)
     return text
 
 
@@ -114,8 +115,16 @@ def _merge_once(groups: list[Group]) -> tuple[list[Group], bool]:
 
 def group_parts(found: list[Component]) -> list[Group]:
     """Every component in exactly one group; the groups as they stand once no more parts join."""
-    text = _text_members(found)
-    groups = [Group(c.rect, c.pixels, c.colours.copy(), [c.label], i in text) for i, c in enumerate(found)]
+    lines = _text_lines(found)
+    in_text = {i for line in lines for i in line}
+    groups = [Group(c.rect, c.pixels, c.colours.copy(), [c.label]) for i, c in enumerate(found) if i not in in_text]
+    for line in lines:
+        members = [found[i] for i in sorted(line)]
+        rect = members[0].rect
+        for member in members[1:]:
+            rect = rect.union(member.rect)
+        groups.append(Group(rect, sum(m.pixels for m in members), np.sum([m.colours for m in members], axis=0),
+                            [m.label for m in members], text=True))
     for _ in range(4):
         groups, changed = _merge_once(groups)
         if not changed:

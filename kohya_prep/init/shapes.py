@@ -32,6 +32,9 @@ class Rect:
     def area(self) -> int:
         return self.width * self.height
 
+    def as_list(self) -> list[int]:
+        return [self.left, self.top, self.width, self.height]
+
     def union(self, other: Rect) -> Rect:
         left, top = min(self.left, other.left), min(self.top, other.top)
         return Rect(left, top, max(self.right, other.right) - left, max(self.bottom, other.bottom) - top)
@@ -76,10 +79,12 @@ def components(mask: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, list[Comp
     """Label the mask (8-connected) and describe every component above dust size."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     dust = max(6, int(DUST * mask.size))
-    inner = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8))  # 2 px in: what the blur below reads is the shape itself
     step = 2
     sampled = labels[::step, ::step][inner[::step, ::step] > 0]
-    bins = colour_bins(rgb[::step, ::step])[inner[::step, ::step] > 0]
+    # Colours are read blurred: a dithered flat shape (a GIF's palette) is one colour, as it looks.
+    smooth = cv2.blur(rgb[::step, ::step], (3, 3))
+    bins = colour_bins(smooth)[inner[::step, ::step] > 0]
     hist = np.bincount(sampled.astype(np.int64) * 512 + bins, minlength=count * 512).reshape(count, 512)
     found = []
     for label in range(1, count):
@@ -98,3 +103,21 @@ def colour_count(hist: np.ndarray, share: float = 0.04) -> int:
 def dominant_share(hist: np.ndarray) -> float:
     total = hist.sum()
     return float(hist.max() / total) if total else 1.0
+
+
+def _neighbourhood_sum(hist: np.ndarray) -> np.ndarray:
+    """For each of the 512 bins, the counts of it and its 26 neighbours (one step in r, g, b)."""
+    cube = hist.reshape(8, 8, 8).astype(np.int64)
+    padded = np.pad(cube, 1)
+    total = np.zeros_like(cube)
+    for dr in range(3):
+        for dg in range(3):
+            for db in range(3):
+                total += padded[dr:dr + 8, dg:dg + 8, db:db + 8]
+    return total.ravel()
+
+
+def near_dominant_share(hist: np.ndarray) -> float:
+    """The share of pixels within one bin of the most common colour: one colour with its dither or shading."""
+    total = hist.sum()
+    return float(_neighbourhood_sum(hist)[int(hist.argmax())] / total) if total else 1.0

@@ -110,10 +110,13 @@ def _source(row: dict[str, Any], where: str, table: SourceTable, problems: Probl
     return source_id
 
 
-def _own_caption(row: dict[str, Any], source: SourceSpec | None, where: str, problems: Problems) -> str | tuple[str, ...]:
+def _own_caption(row: dict[str, Any], source: SourceSpec | None, table: SourceTable, where: str,
+                 problems: Problems) -> str | tuple[str, ...]:
     """The caption the table gives, else a folder image's sidecar caption, else none."""
     if "caption" in row:
         return caption_value(row["caption"], where, problems)
+    if source is not None and source.id in table.sidecar_problems:
+        problems.add(where, f"{table.sidecar_problems[source.id]}, or give the crop a caption")
     return source.sidecar if source is not None and source.sidecar is not None else ""
 
 
@@ -132,7 +135,7 @@ def _crop(row: dict[str, Any], index: int, table: SourceTable, shared: tuple[str
     source_id = _source(row, where, table, problems)
     source = table.images.get(source_id or "")
     box = _box(row.get("box"), where, source, problems)
-    caption = compose_caption((*shared, *(source.tags if source else ())), _own_caption(row, source, where, problems))
+    caption = compose_caption((*shared, *(source.tags if source else ())), _own_caption(row, source, table, where, problems))
     values = {key: parse(row.get(key, default), where, problems) for key, default, parse in _CROP_FIELDS}
     if box is None or source_id is None or reason:
         return None
@@ -152,6 +155,9 @@ def _folder_crops(table: SourceTable, listed: set[str], shared: tuple[str, ...],
     for member, source in table.images.items():
         if not source.folder or member in listed:
             continue
+        if member in table.sidecar_problems:
+            problems.add(f"source '{source.folder}'", f"{table.sidecar_problems[member]}, or list the image in a "
+                                                      f"[[crops]] table with its own caption")
         name = names.free(image_crop_name(source.path.stem), f"image {member!r}")
         caption = compose_caption((*shared, *source.tags), source.sidecar or "")
         crops.append(CropSpec(name, member, Box(0, 0, *source.size), caption, False, "approved",

@@ -34,6 +34,7 @@ class SourceTable:
     top_ids: list[str] = field(default_factory=list)  # the ids as written in [sources]
     folders: dict[str, str] = field(default_factory=dict)  # folder or glob id -> its path as written
     unreadable: dict[str, str] = field(default_factory=dict)  # folder image id -> why it cannot be read
+    sidecar_problems: dict[str, str] = field(default_factory=dict)  # folder image id -> why its caption file fails
 
 
 def _native(raw: str) -> str:
@@ -88,6 +89,7 @@ def _single(source_id: str, raw: str, base: Path, tags: tuple[str, ...], table: 
 
 def _folder(source_id: str, raw: str, top: Path, images: list[Path], tags: tuple[str, ...], table: SourceTable,
             problems: Problems) -> None:
+    """Every image the folder or glob finds becomes a source `<id>/<path below the folder>`."""
     where = f"source '{source_id}'"
     table.folders[source_id] = raw
     if not images:
@@ -102,8 +104,8 @@ def _folder(source_id: str, raw: str, top: Path, images: list[Path], tags: tuple
             table.unreadable[member] = f"{image.name} is not a readable image ({err})"
             continue
         caption, problem = read_sidecar(image)
-        if problem:
-            problems.add(where, f"{image.relative_to(top).as_posix()}: {problem}")
+        if problem:  # a problem only for a crop that takes its caption from the file (crops.py)
+            table.sidecar_problems[member] = f"{image.relative_to(top).as_posix()}: {problem}"
         table.images[member] = SourceSpec(member, image, size, jpeg, tags, source_id, caption)
 
 

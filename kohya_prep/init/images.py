@@ -1,0 +1,63 @@
+"""Reading an image for the detector: EXIF orientation applied, alpha kept, large JPEGs decoded at half size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kohya_prep.init.detect import FULL_SIZE_LIMIT
+from kohya_prep.spec import allow_large_sources
+
+
+class UnreadableImage(Exception):
+    """The file is no image Pillow can decode; the message says why."""
+
+
+@dataclass(frozen=True)
+class Pixels:
+    """An image's pixels (RGB, RGBA or greyscale uint8) and the factor from them back to full size."""
+
+    array: np.ndarray
+    scale: int  # 1, or 2 when a large JPEG was decoded at half size
+    size: tuple[int, int]  # full width, height after EXIF orientation
+
+
+def _array(img: object) -> np.ndarray:
+    from PIL import Image
+
+    assert isinstance(img, Image.Image)
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        return np.asarray(img.convert("RGBA"))
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        wide = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if wide.max(initial=0) > 255 else 255.0
+        return np.clip(wide * 255.0 / top, 0, 255).astype(np.uint8)
+    return np.asarray(img if img.mode in ("RGB", "L") else img.convert("RGB"))
+
+
+def _orientation(img: object) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1))  # type: ignore[attr-defined]
+    except Exception:  # a broken EXIF block: the build ignores it too
+        return 1
+
+
+def load_pixels(path: Path) -> Pixels:
+    """The image at `path` as the detector reads it; UnreadableImage when Pillow cannot decode it."""
+    from PIL import Image, ImageOps
+
+    allow_large_sources()
+    try:
+        with Image.open(path) as img:
+            full = img.size
+            if img.format == "JPEG" and max(full) > FULL_SIZE_LIMIT:
+                img.draft(img.mode, (full[0] // 2, full[1] // 2))  # DCT scaling: a fraction of the work
+            scale = max(1, round(full[0] / img.size[0]))
+            rotated = ImageOps.exif_transpose(img) if _orientation(img) != 1 else img  # as build/pixels.py does
+            array = _array(rotated)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise UnreadableImage(str(err) or type(err).__name__) from err
+    swapped = rotated.size != img.size
+    return Pixels(np.ascontiguousarray(array), scale, (full[1], full[0]) if swapped else full)
