@@ -45,7 +45,7 @@ def _png(path: Path, mode: str) -> np.ndarray:
     if data is None:
         raise UnreadableImage("libpng could not decode it")
     if data.dtype != np.uint8:
-        data = (data >> 8).astype(np.uint8)
+        data = np.right_shift(data.astype(np.uint16), 8).astype(np.uint8)
     if data.ndim == 3:
         data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     if mode == "RGB" and data.ndim == 3 and data.shape[2] == 4:
