@@ -618,9 +618,10 @@ class Score:
     matched: int = 0
     contained: int = 0  # matched boxes holding their whole figure
     out_of_bounds: int = 0
+    kinds_right: int = 0  # matched boxes whose kind guess is the truth's (a panel counts as a face)
 
     def add(self, truth: Sequence[Truth], boxes: Sequence[Sequence[int]], size: tuple[int, int],
-            threshold: float = 0.7) -> list[str]:
+            threshold: float = 0.7, kinds: Sequence[str] = ()) -> list[str]:
         """Add one sheet; returns what went wrong on it, for a readable failure."""
         self.figures += len(truth)
         self.boxes += len(boxes)
@@ -637,6 +638,8 @@ class Score:
             used_t.add(i)
             used_b.add(j)
             self.matched += 1
+            if kinds and kinds[j] == ("face" if truth[i].kind == "panel" else truth[i].kind):
+                self.kinds_right += 1
             if contains(boxes[j], truth[i].box):
                 self.contained += 1
             else:

@@ -109,6 +109,12 @@ def _own_tags(spec: DatasetSpec, crop: CropSpec, wanted: str, warnings: list[Not
     return [t for t in tags if t.lower() not in shared_lower]
 
 
+def _own_caption(spec: DatasetSpec, crop: CropSpec) -> str:
+    """The crop's caption without the shared tags: what its table (or sidecar) says."""
+    shared = {t.lower() for t in (*spec.tags, *spec.sources[crop.source].tags)}
+    return ", ".join(t for t in split_tags(crop.caption) if t.lower() not in shared)
+
+
 def _crop_tables(doc: tomlkit.TOMLDocument) -> AoT:
     crops = doc.get("crops")
     if not isinstance(crops, AoT):
@@ -165,7 +171,7 @@ def _adopt_crops(spec: DatasetSpec, doc: tomlkit.TOMLDocument, edits: list[Edit]
             continue
         tags = _own_tags(spec, crop, wanted, warnings)
         listed = _set_caption(doc, crop, tags)
-        adopted.append(Adopted(owner, tuple(e.relpath for e in mine), crop.caption, ", ".join(tags), listed))
+        adopted.append(Adopted(owner, tuple(e.relpath for e in mine), _own_caption(spec, crop), ", ".join(tags), listed))
         taken += mine
     return adopted, taken
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from kohya_prep.init.detect import Detection, Kind
 
-TreatedAs = Literal["sheet", "picture", "empty", "unreadable", "kohya"]
+TreatedAs = Literal["sheet", "picture", "empty", "unreadable"]
 
 # The kind guess becomes the first caption tag, in the words taggers and base models use for it.
 KIND_TAGS: dict[Kind, str] = {"full body": "full body", "bust": "upper body", "face": "portrait"}

@@ -34,8 +34,16 @@ class InitOptions:
     reg: Path | None = None
 
 
+LEFT_OUT_WORDS = {"text": "text line(s)", "swatch": "swatch(es)", "small": "small mark(s)", "line": "line(s)"}
+
+
+def left_out_text(left_out: dict[str, int]) -> str:
+    """'11 text line(s), 2 swatch(es)': what a sheet had besides its figures."""
+    return ", ".join(f"{count} {LEFT_OUT_WORDS.get(kind, kind)}" for kind, count in sorted(left_out.items()))
+
+
 def _sheet_comment(finding: ImageFinding) -> str:
-    left = ", ".join(f"{count} {kind}" for kind, count in sorted(finding.left_out.items()))
+    left = left_out_text(finding.left_out)
     found = f"sheet: {len(finding.detections)} figure(s) found, speculative until you approve them"
     return found + (f"; left out: {left}" if left else "")
 

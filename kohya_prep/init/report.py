@@ -7,6 +7,7 @@ from typing import Any
 
 from kohya_prep.init.adopt import AdoptResult
 from kohya_prep.init.model import KIND_TAGS, ImageFinding
+from kohya_prep.init.propose import left_out_text
 from kohya_prep.init.run import InitResult
 
 
@@ -62,7 +63,7 @@ def init_data(result: InitResult) -> dict[str, Any]:
 def _finding_lines(finding: ImageFinding) -> list[str]:
     name = _rel(finding.path)
     if finding.treated_as == "sheet":
-        left = ", ".join(f"{count} {kind}" for kind, count in sorted(finding.left_out.items()))
+        left = left_out_text(finding.left_out)
         lines = [f"  {name}: a sheet ({finding.background} background), {len(finding.detections)} figure(s)"
                  + (f"; left out: {left}" if left else "")]
         for crop, det in finding.detections:
@@ -81,6 +82,10 @@ def init_text(result: InitResult) -> str:
     lines = [f"{verb} {_rel(result.spec_path)}: {len(result.proposal.sources)} source(s), {len(result.proposal.crops)} "
              f"[[crops]] table(s); the spec now builds {data['approved']} approved crop(s), "
              f"{data['speculative']} speculative, {data['excluded']} excluded."]
+    examined = {f.source.split("/", 1)[0] for f in result.proposal.findings}
+    for source in result.proposal.sources:
+        if source.id not in examined:  # a kohya subset: its images are taken as they are
+            lines.append(f"  {_rel(source.path)}/: {source.comment}")
     for finding in result.proposal.findings:
         lines += _finding_lines(finding)
     if result.contact_sheet:
