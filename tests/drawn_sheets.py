@@ -7,7 +7,7 @@ detector must leave out: titles, labels under figures, colour swatches, logos, s
 
 Nothing is random at run time: each sheet is drawn from a fixed seed, so the set is the same on every run.
 
-    sheets = drawn_sheets()            # the test set: 16 sheets, 1 to 12 figures each
+    sheets = drawn_sheets()            # the test set: 20 sheets, 1 to 12 figures each
     sheet = big_sheet((4096, 2304))    # one large sheet for the speed measurement
 """
 
@@ -347,7 +347,7 @@ def _row(canvas: Canvas, layers: Sequence[Image.Image], x0: int, x1: int, bottom
          gaps: Sequence[float] | None = None) -> list[tuple[int, int, int, int]]:
     """Layers side by side between x0 and x1, standing on `bottom`, spread by the relative `gaps` (even if None)."""
     free = (x1 - x0) - sum(layer.width for layer in layers)
-    assert free >= 0, f"{len(layers)} layers are {-free} px too wide for {x1 - x0} px"
+    assert free >= 4 * len(layers), f"{len(layers)} layers are {4 * len(layers) - free} px too wide for {x1 - x0} px"
     weights = list(gaps) if gaps is not None else [1.0] * (len(layers) + 1)
     unit = free / sum(weights)
     x, boxes = x0 + weights[0] * unit, []
@@ -450,8 +450,8 @@ def sheet_grid(seed: int = 7) -> Sheet:
     """A faint grid: five figures of mixed kinds with labels."""
     rng, canvas = random.Random(seed), Canvas((2048, 1152), "grid", seed)
     s = _styles(rng, 5)
-    layers = [figure_layer(s[0], 820), figure_layer(s[1], 820), figure_layer(s[2], 500, "bust"),
-              figure_layer(s[3], 820), figure_layer(s[4], 300, "face")]
+    layers = [figure_layer(s[0], 800), figure_layer(s[1], 800), figure_layer(s[2], 480, "bust"),
+              figure_layer(s[3], 800), figure_layer(s[4], 300, "face")]
     boxes = _row(canvas, layers, 40, 2008, 980, "full body")
     for i, kind in ((2, "bust"), (4, "face")):
         canvas.figures[i] = replace(canvas.figures[i], kind=kind)
@@ -552,7 +552,7 @@ def sheet_radial(seed: int = 15) -> Sheet:
     layer = figure_layer(styles[0], 940)
     canvas.put(layer, 80, 1040 - layer.height, "full body")
     _row(canvas, [figure_layer(st, 300, "face") for st in styles[1:4]], 700, 1880, 440, "face")
-    _row(canvas, [figure_layer(st, 300, "face") for st in styles[4:]], 700, 1880, 940, "face")
+    _row(canvas, [figure_layer(st, 300, "face") for st in styles[4:]], 690, 1890, 940, "face")
     return canvas.finish("radial-faces")
 
 
@@ -564,10 +564,45 @@ def sheet_small(seed: int = 16) -> Sheet:
     return canvas.finish("small-six")
 
 
+def sheet_dark_lines(seed: int = 17) -> Sheet:
+    """A dark background and outlines nearly its colour: each figure's fills are separated by the outlines."""
+    rng, canvas = random.Random(seed), Canvas((2048, 1152), "dark", seed)
+    _row(canvas, [figure_layer(st, 900) for st in _styles(rng, 3, line=(20, 20, 25))], 100, 1948, 1080, "full body")
+    return canvas.finish("dark-lines")
+
+
+def sheet_page_border(seed: int = 18) -> Sheet:
+    """A border drawn round the whole sheet (no panel), a gradient inside, four figures and a label each."""
+    rng, canvas = random.Random(seed), Canvas((2048, 1280), "vgradient", seed)
+    canvas.draw.rectangle((12, 12, 2035, 1267), outline=(40, 40, 48), width=6)
+    boxes = _row(canvas, [figure_layer(st, 760) for st in _styles(rng, 4)], 60, 1988, 1120, "full body")
+    for i, box in enumerate(boxes):
+        canvas.label_under(box, f"view {i + 1}", 30, 30)
+    return canvas.finish("page-border")
+
+
+def sheet_big_title(seed: int = 19) -> Sheet:
+    """Six small figures under a title half their height, in solid letters."""
+    rng, canvas = random.Random(seed), Canvas((2048, 1152), "white", seed)
+    _row(canvas, [figure_layer(st, 300) for st in _styles(rng, 6)], 40, 2008, 1100, "full body")
+    canvas.text((1024, 300), "BIG TITLE", 200)
+    return canvas.finish("big-title")
+
+
+def sheet_line_art(seed: int = 20) -> Sheet:
+    """Uncoloured line art (white fills, dark lines) on rough paper: one colour, thin lines."""
+    rng, canvas = random.Random(seed), Canvas((2048, 1152), "paper", seed)
+    white = (250, 248, 242)
+    styles = [replace(st, skin=white, hair=white, top=white, shade=white, bottom=white, legs=white, shoes=white,
+                      eye=(40, 40, 40)) for st in _styles(rng, 4)]
+    _row(canvas, [figure_layer(st, 900) for st in styles], 40, 2008, 1080, "full body")
+    return canvas.finish("line-art")
+
+
 SHEETS: tuple[Callable[[], Sheet], ...] = (
     sheet_turnaround, sheet_panels, sheet_uneven, sheet_touching, sheet_gradient_rows, sheet_paper, sheet_grid,
     sheet_transparent, sheet_dark, sheet_twelve, sheet_single, sheet_mixed, sheet_shared_frames, sheet_detached,
-    sheet_radial, sheet_small,
+    sheet_radial, sheet_small, sheet_dark_lines, sheet_page_border, sheet_big_title, sheet_line_art,
 )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 BackgroundKind = Literal["transparent", "plain", "busy"]
 MODEL_SIDE = 192  # the background surface is estimated at this long side
-MIN_THRESHOLD, MAX_THRESHOLD = 22, 56  # colour distance (max over channels) that counts as drawn
+MIN_THRESHOLD, MAX_THRESHOLD = 12, 56  # colour distance (max over channels) that counts as drawn
 FLAT_RANGE = 24  # a background surface spanning less than this is one colour
 
 
@@ -52,6 +52,12 @@ def _smooth_fill(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndar
     return np.where(near, spread / np.maximum(weights, 1e-6)[..., None], mean).astype(np.float32)
 
 
+def _spread(values: np.ndarray) -> float:
+    """A robust 90th percentile: 2.5 medians (so for Gaussian texture), which a frame drawn along the edge or a figure
+    running into it cannot raise unless it covers half of the band."""
+    return 2.5 * float(np.median(values))
+
+
 def background_surface(rgb: np.ndarray) -> np.ndarray:
     """The background as a smooth RGB surface at full size (uint8), estimated from the border inwards."""
     height, width = rgb.shape[:2]
@@ -61,15 +67,14 @@ def background_surface(rgb: np.ndarray) -> np.ndarray:
     band = border_band(small.shape)
     median = np.median(small[band], axis=0)
     distance = np.abs(small - median).max(axis=2)
-    limit = max(12.0, float(np.percentile(distance[band], 90)) + 8.0)
+    limit = max(12.0, _spread(distance[band]) + 8.0)
     sigma = max(small.shape[:2]) / 12
     model = np.broadcast_to(median, small.shape).astype(np.float32)
     weight = (distance < limit).astype(np.float32)
     for _ in range(2):
         model = _smooth_fill(small, weight, sigma)
         distance = np.abs(small - model).max(axis=2)
-        noise = float(np.percentile(distance[band], 90))
-        weight = (distance < max(10.0, 2 * noise + 6)).astype(np.float32)
+        weight = (distance < max(10.0, 2 * _spread(distance[band]) + 6)).astype(np.float32)
     small_surface = np.clip(model + 0.5, 0, 255).astype(np.uint8)
     return cv2.resize(small_surface, (width, height), interpolation=cv2.INTER_LINEAR)
 
@@ -86,14 +91,21 @@ def _strips(image: np.ndarray) -> tuple[np.ndarray, ...]:
     return (image[:band], image[-band:], image[:, :band], image[:, -band:])
 
 
-def _texture(distance: np.ndarray) -> int:
-    """How far the background itself strays from its surface: the 90th percentile along the quietest edge.
+def _clear(coverage: np.ndarray) -> bool:
+    """Whether an edge strip is background, given the drawn share of each of its lines (rows or columns) along the
+    edge; a line drawn along the edge (a border round the sheet) does not count."""
+    kept = coverage[coverage < 0.9]
+    return bool(kept.size) and float(kept.mean()) <= 0.2
 
-    Figures or panels may run into one or two edges, and a faint grid covers a few per cent of each; paper
-    texture is everywhere. A grid's lines above the threshold are removed later as long thin lines (lines.py).
+
+def _texture(distance: np.ndarray) -> int:
+    """How far the background itself strays from its surface, along the quietest edge (see _spread).
+
+    Figures or panels may run into one or two edges, a border may be drawn along all four, and a faint grid
+    covers a few per cent of each; paper texture is everywhere. A grid's lines above the threshold are removed
+    later as long thin lines (lines.py).
     """
-    sides = _strips(distance)
-    return min(int(np.searchsorted(np.cumsum(np.bincount(side.ravel(), minlength=256)), 0.9 * side.size)) for side in sides)
+    return round(min(_spread(side) for side in _strips(distance)))
 
 
 def _opaque_foreground(rgb: np.ndarray) -> Foreground:
@@ -101,10 +113,11 @@ def _opaque_foreground(rgb: np.ndarray) -> Foreground:
     distance = colour_distance(rgb, surface)
     threshold = int(np.clip(3 * _texture(distance) + 10, MIN_THRESHOLD, MAX_THRESHOLD))
     mask = (distance > threshold).astype(np.uint8)
-    strips = _strips(mask)
-    border_clear = 1.0 - sum(cv2.countNonZero(s) for s in strips) / sum(s.size for s in strips)
+    # Figures may run off one or two edges (busts cut at the bottom); a picture's background reaches all four.
+    top, bottom, left, right = _strips(mask)
+    clear_sides = sum(_clear(strip.mean(axis=axis)) for strip, axis in ((top, 1), (bottom, 1), (left, 0), (right, 0)))
     share = 1.0 - cv2.countNonZero(mask) / mask.size
-    kind: BackgroundKind = "plain" if border_clear >= 0.8 and share >= 0.2 else "busy"
+    kind: BackgroundKind = "plain" if clear_sides >= 2 and share >= 0.2 else "busy"
     small = surface[:: max(1, surface.shape[0] // 64), :: max(1, surface.shape[1] // 64)].reshape(-1, 3)
     flat = int((small.max(axis=0).astype(int) - small.min(axis=0)).max()) <= FLAT_RANGE
     return Foreground(mask, kind, threshold, share, flat)

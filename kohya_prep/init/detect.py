@@ -33,6 +33,9 @@ FULL_SIZE_LIMIT = 3000  # longer sides are read at half size (or less): speed, a
 FIGURE_HEIGHT = 0.18  # a figure is at least this share of the tallest figure's height
 MARGIN = 0.03  # of the box's long side, at least MIN_MARGIN px
 MIN_MARGIN = 4
+SOLID = 0.3  # a mark whose inner pixels are this share of it is drawn in solid strokes, not thin lines
+INNER_SAMPLE = 4  # shapes.components samples every 2nd pixel each way
+MIN_SHEET_SIDE = 200  # a smaller image is one picture, whatever is on it
 EMPTY = 0.0005  # less of the image than this drawn on: all background
 
 
@@ -76,7 +79,7 @@ class SheetReading:
 
         One figure with nothing but a signature or a few shapes beside it is a picture: it is kept whole.
         """
-        if self.background == "busy":
+        if self.background == "busy" or min(self.size) < MIN_SHEET_SIDE:
             return False
         text = any(item.kind == "text" for item in self.left_out)
         return len(self.detections) >= 2 or (len(self.detections) == 1 and text)
@@ -112,12 +115,14 @@ def _left_out_kind(group: Group) -> LeftOutKind | None:
         return "text"
     if max(rect.width, rect.height) >= 12 * max(1, min(rect.width, rect.height)):
         return "line"
-    # One flat colour is a swatch or a shape; a figure drawn in one colour is line art, which is sparse.
+    # One flat colour is a swatch, a shape or big lettering; a figure drawn in one colour is line art, whose thin
+    # lines leave (almost) no inner pixels to read a colour from.
     fill = group.pixels / max(1, rect.area)
     one_colour = dominant_share(group.colours) >= 0.75 and colour_count(group.colours) <= 2
     if fill >= 0.35 and (one_colour or near_dominant_share(group.colours) >= 0.92):
         return "swatch"
-    return None
+    solid = INNER_SAMPLE * group.colours.sum() >= SOLID * group.pixels
+    return "text" if one_colour and solid else None
 
 
 def guess_kind(mask: np.ndarray, rect: Rect) -> Kind:

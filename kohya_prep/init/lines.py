@@ -10,9 +10,23 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+RULED = 0.33  # a row or column this much covered by line is ruled across the sheet
+
 
 def _open(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (width, height)))
+
+
+def _ruled(lines: np.ndarray, thin: np.ndarray, axis: int) -> np.ndarray:
+    """Every thin pixel of a row (axis 1) or column (axis 0) that lines cover for a third of the sheet: a ruled or grid
+    line, whose short pieces between two figures standing close would otherwise join them."""
+    ruled = lines.mean(axis=axis) >= RULED
+    out = np.zeros_like(thin)
+    if axis == 1:
+        out[ruled] = thin[ruled]
+    else:
+        out[:, ruled] = thin[:, ruled]
+    return out
 
 
 def long_lines(mask: np.ndarray, length: int, thickness: int) -> np.ndarray:
@@ -21,6 +35,8 @@ def long_lines(mask: np.ndarray, length: int, thickness: int) -> np.ndarray:
     thin_cols = cv2.subtract(mask, _open(mask, thickness + 1, 1))
     horizontal = cv2.bitwise_and(_open(mask, length, 1), thin_rows)
     vertical = cv2.bitwise_and(_open(mask, 1, length), thin_cols)
+    horizontal = cv2.bitwise_or(horizontal, _ruled(horizontal, thin_rows, 1))
+    vertical = cv2.bitwise_or(vertical, _ruled(vertical, thin_cols, 0))
     return cv2.bitwise_or(horizontal, vertical)
 
 

@@ -17,6 +17,7 @@ from kohya_prep.init.shapes import Component, Rect, colour_bins, colour_count
 
 EDGE_COVER = 0.9  # share of a box edge the frame covers
 LINE_COLOUR = 40  # colour distance from the frame's colour that still counts as the frame
+PAGE = 0.5  # a frame around at least this share of the sheet is a page border, not a panel
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,11 @@ def holds_picture(rgb: np.ndarray) -> bool:
 def find_panels(labels: np.ndarray, found: list[Component], rgb: np.ndarray, min_side: int) -> list[Panel]:
     """Every framed panel among the components, with the frame's box and the picture's box."""
     panels = []
+    page = labels.shape[0] * labels.shape[1]
     for comp in found:
         rect = comp.rect
-        if rect.width < min_side or rect.height < min_side:
-            continue
+        if rect.width < min_side or rect.height < min_side or rect.area >= PAGE * page:
+            continue  # too small for a picture, or a border around the whole sheet (its lines go as long lines)
         inside = labels[rect.top:rect.bottom, rect.left:rect.right] == comp.label
         if not _edge_covered(inside):
             continue
