@@ -86,7 +86,7 @@ def _caption_notes(subset: KohyaSubset, trigger: str, class_tokens: str) -> list
         path, caption = changed[0]
         notes.append(f"{subset.folder.name}: {len(changed)} caption(s) change when rebuilt, the trigger first exactly once "
                      f"(e.g. {path.name}: {caption!r} -> {normalize_caption(caption, trigger)!r})")
-    bare = [p for p in subset.images if p not in captions]
+    bare = [p for p in subset.images if p not in captions and is_loaded_image(p.name)]
     if bare:
         notes.append(f"{subset.folder.name}: {len(bare)} image(s) have no caption file; sd-scripts trained them on "
                      f"{subset.class_tokens!r}, the rebuild captions them {normalize_caption('', trigger)!r} "

@@ -139,7 +139,9 @@ def add_to_document(doc: tomlkit.TOMLDocument, proposal: Proposal, spec_path: Pa
         if not tomlkit.dumps(last).endswith("\n\n"):
             last.add(tomlkit.nl())
     for crop in proposal.crops:
-        crops.append(_crop_table(crop))
+        table = _crop_table(crop)
+        table.add(tomlkit.nl())  # appended tables get no blank line of their own
+        crops.append(table)
 
 
 def read_document(path: Path) -> tomlkit.TOMLDocument:
