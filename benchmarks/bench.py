@@ -33,6 +33,7 @@ from kohya_prep.build.geometry import letterbox
 from kohya_prep.spec import DatasetSpec, load_spec
 
 REPO = Path(__file__).resolve().parent.parent  # benchmarks/ sits at the top of the checkout
+sys.path.insert(0, str(REPO))  # the init section draws its sheets with tests/drawn_sheets.py
 DEMO_SPEC = REPO / "dataset" / "demo.toml"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BASELINE_SAMPLE = 10  # crops2k: the baseline renders every 10th crop
@@ -243,7 +244,101 @@ def _print_table(rows: list[Row], help_ms: float, check_s: float | None) -> None
     print(f"cores: {os.cpu_count()}, runs per workload: {RUNS} (medians)")
 
 
+# ---------------------------------------------------------------- dataset init (its own section)
+
+_INIT_CHILD = """
+import json, sys, time
+from pathlib import Path
+t = time.perf_counter()
+from kohya_prep.init.propose import InitOptions
+from kohya_prep.init.run import run_init
+result = run_init(Path(sys.argv[1]), [Path(sys.argv[2])], InitOptions(trigger="mira", class_tokens="girl"))
+print(json.dumps({"seconds": time.perf_counter() - t, "crops": len(result.spec.crops)}))
+"""
+
+
+def init_seconds(work: Path) -> dict:
+    """`dataset init` on a drawn 4096x2304 sheet, spec and preview included: in a fresh process, and as the CLI."""
+    from tests.drawn_sheets import big_sheet
+
+    folder = work / "init"
+    folder.mkdir()
+    sheet = big_sheet((4096, 2304))
+    sheet.image.save(folder / "big.png")
+    inside, cli = [], []
+    for run in range(RUNS):
+        for child in (True, False):
+            spec = folder / f"big-{run}-{int(child)}.toml"
+            started = time.perf_counter()
+            if child:
+                done = subprocess.run([sys.executable, "-c", _INIT_CHILD, str(spec), str(folder / "big.png")],
+                                      capture_output=True, text=True, check=True)
+                inside.append(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+            else:
+                subprocess.run([sys.executable, "-m", "kohya_prep", "dataset", "init", str(spec), str(folder / "big.png"),
+                                "--trigger", "mira", "--class", "girl", "--name", f"cli-{run}"], capture_output=True,
+                               check=True)
+                cli.append(time.perf_counter() - started)
+    return {"sheet": "4096x2304", "figures": len(sheet.figures), "init_s": round(statistics.median(inside), 2),
+            "cli_s": round(statistics.median(cli), 2)}
+
+
+def _other_seeds() -> list:
+    """The test set's layouts drawn from other seeds (new colours, poses, sizes): sheets the detector was not tuned on."""
+    from tests.drawn_sheets import SHEETS
+
+    sheets = []
+    for seed in (101, 202):
+        for make in SHEETS:
+            try:
+                sheets.append(make(seed=seed))
+            except AssertionError:  # those figures do not fit that layout
+                continue
+    return sheets
+
+
+def _score(sheets: list) -> dict:
+    import numpy as np
+
+    from kohya_prep.init.detect import detect_figures
+    from tests.drawn_sheets import Score
+
+    score, seconds = Score(), []
+    for sheet in sheets:
+        started = time.perf_counter()
+        reading = detect_figures(np.asarray(sheet.image))
+        seconds.append(time.perf_counter() - started)
+        score.add(sheet.figures, [d.box.as_list() for d in reading.detections], sheet.image.size,
+                  kinds=[d.kind for d in reading.detections])
+    return {"sheets": len(sheets), "figures": score.figures, "boxes": score.boxes, "recall": round(score.recall, 3),
+            "precision": round(score.precision, 3), "contained_share": round(score.contained_share, 3),
+            "out_of_bounds": score.out_of_bounds, "kinds_right": score.kinds_right,
+            "detect_s_median": round(statistics.median(seconds), 2)}
+
+
+def detector_accuracy() -> dict:
+    """Recall, precision (IoU >= 0.7) and the share of matched boxes holding their whole figure: the drawn test set,
+    and the same layouts from other seeds."""
+    from tests.drawn_sheets import drawn_sheets
+
+    return {"test_set": _score(drawn_sheets()), "other_seeds": _score(_other_seeds())}
+
+
+def _print_init(init: dict, accuracy: dict) -> None:
+    print(f"\ndataset init on a {init['sheet']} sheet ({init['figures']} figures), spec and preview written: "
+          f"{init['init_s']:.2f} s in-process, {init['cli_s']:.2f} s as a command (median of {RUNS})")
+    for label, part in (("drawn test set", accuracy["test_set"]), ("other seeds", accuracy["other_seeds"])):
+        print(f"detector, {label}: {part['sheets']} sheets, {part['figures']} figures: recall {part['recall']:.3f}, "
+              f"precision {part['precision']:.3f} (IoU >= 0.7), contained {part['contained_share']:.3f}, "
+              f"out of bounds {part['out_of_bounds']}, kind right {part['kinds_right']}, "
+              f"{part['detect_s_median']:.2f} s per sheet (median)")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["init"]:  # python benchmarks/bench.py init: this section alone
+        with tempfile.TemporaryDirectory(prefix="kohya-prep-bench-") as tmp:
+            _print_init(init_seconds(Path(tmp)), detector_accuracy())
+        return
     if not DEMO_SPEC.exists():
         sys.exit(f"bench: {DEMO_SPEC} not found; run it from a kohya-prep checkout")
     rows = []
@@ -259,9 +354,13 @@ def main() -> None:
             rows.append(measure(name, spec_path, work, every))
         help_ms = 1000 * statistics.median(_cli_seconds(["--help"]) for _ in range(10))
         check_s = check_seconds(load_spec(work / "crops2k.toml").train_data_dir)
+        print("measuring dataset init ...", file=sys.stderr)
+        init, accuracy = init_seconds(work), detector_accuracy()
     _print_table(rows, help_ms, check_s)
+    _print_init(init, accuracy)
     results = {"rows": [asdict(r) for r in rows], "help_ms": round(help_ms, 1), "check_s": check_s,
-               "cores": os.cpu_count(), "runs": RUNS, "rss_note": "peak RSS of the build process (ru_maxrss)"}
+               "cores": os.cpu_count(), "runs": RUNS, "rss_note": "peak RSS of the build process (ru_maxrss)",
+               "init": init, "detector": accuracy}
     Path("bench-results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print("wrote bench-results.json")
 

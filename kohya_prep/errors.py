@@ -61,3 +61,9 @@ class DoctorError(KohyaPrepError):
     """Raised when doctor is given something it cannot use (a --kohya-dir that does not exist)."""
 
     code = "doctor"
+
+
+class InitError(KohyaPrepError):
+    """Raised when `dataset init` or `dataset adopt` cannot make or change a spec from what it was given."""
+
+    code = "init"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from kohya_prep.cli import cli
 from tests.doctor_fakes import isolated_bin
-from tests.helpers import write_spec
+from tests.helpers import figure_image, write_spec
 
 SHARED = ["command", "ok", "exit_code", "errors", "warnings"]
 NOTICE_KEYS = {"code", "message", "path", "fix"}
@@ -128,6 +128,34 @@ def test_doctor_error(tmp_path: Path) -> None:
     assert code == 1 and document["errors"][0]["code"] == "doctor"
 
 
+def test_dataset_init(tmp_path: Path) -> None:
+    figure_image().save(tmp_path / "a.png")
+    code, document, err = _run("dataset", "init", str(tmp_path / "s.toml"), str(tmp_path / "a.png"), "--trigger", "m",
+                               "--class", "girl", "--json")
+    _assert_envelope(document, "dataset init", 0)
+    assert code == 0 and err == ""
+    assert document["spec"] == str(tmp_path / "s.toml") and document["crops_added"] == ["a"]
+    assert document["images"][0]["treated_as"] == "picture" and Path(document["contact_sheet"]).is_file()
+    assert document["next"] == f"kohya-prep dataset build {tmp_path / 's.toml'}"
+
+
+def test_dataset_init_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, document, err = _run("dataset", "init", str(tmp_path / "s.toml"), str(tmp_path / "empty"), "--json")
+    _assert_envelope(document, "dataset init", 1)
+    assert code == 1 and err == "" and document["errors"][0]["code"] == "init"
+
+
+def test_dataset_adopt(tmp_path: Path) -> None:
+    spec = _built(tmp_path)
+    (tmp_path / "chara" / "train" / "10_chara girl" / "tall.txt").write_text("chara, new tag\n", encoding="utf-8")
+    code, document, err = _run("dataset", "adopt", str(spec), "--json")
+    _assert_envelope(document, "dataset adopt", 0)
+    assert code == 0 and err == ""
+    assert document["adopted"] == [{"crop": "tall", "files": ["train/10_chara girl/tall.txt"], "old": "standing",
+                                    "new": "new tag", "listed": False}]
+
+
 @pytest.mark.parametrize(
     ("args", "command"),
     [
@@ -135,8 +163,10 @@ def test_doctor_error(tmp_path: Path) -> None:
         (["train-config", "x.toml", "--family", "sd9", "--json"], "train-config"),  # a bad choice
         (["dataset", "build", "--bogus", "--json"], "dataset build"),  # found before --json is read
         (["doctor", "--gpu-timeout", "0", "--json"], "doctor"),
+        (["dataset", "init", "s.toml", "--json"], "dataset init"),
+        (["dataset", "adopt", "--json"], "dataset adopt"),
     ],
-    ids=["missing-path", "bad-choice", "unknown-option", "out-of-range"],
+    ids=["missing-path", "bad-choice", "unknown-option", "out-of-range", "init-no-images", "adopt-no-spec"],
 )
 def test_usage_errors_in_json_mode(args: list[str], command: str) -> None:
     code, document, err = _run(*args)

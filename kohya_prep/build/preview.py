@@ -51,6 +51,11 @@ class PreviewResult:
     warnings: tuple[Notice, ...] = ()
 
 
+def overlay_name(source_id: str) -> str:
+    """overlay-<id>.png; a folder image's id (`photos/a.jpg`) holds a '/', which becomes '--'."""
+    return "overlay-" + source_id.replace("/", "--") + ".png"
+
+
 def _outputs(spec: DatasetSpec) -> list[OutputFile]:
     """Every crop and flip of the spec, whatever its status, as files under preview/crops/."""
     table = bucket_table(spec)
@@ -170,7 +175,7 @@ def build_preview(spec: DatasetSpec, options: BuildOptions | None = None) -> Pre
     options = options or BuildOptions()
     paths = TreePaths.folder(spec.root / PREVIEW_DIR)
     outputs = _outputs(spec)
-    ours = [o.relpath for o in outputs] + [CONTACT_SHEET, RECORD] + [f"overlay-{s}.png" for s in spec.sources]
+    ours = [o.relpath for o in outputs] + [CONTACT_SHEET, RECORD] + [overlay_name(s) for s in spec.sources]
     overlays: list[Path] = []
     with build_lock(lock_path(spec.root)):
         open_root(spec.root)
@@ -182,8 +187,8 @@ def build_preview(spec: DatasetSpec, options: BuildOptions | None = None) -> Pre
             (new / "crops").mkdir(exist_ok=True)
 
             def draw_overlay(source_id: str, decoded: Any) -> None:
-                overlay(spec, source_id, decoded, new / f"overlay-{source_id}.png")
-                overlays.append(paths.live / f"overlay-{source_id}.png")
+                overlay(spec, source_id, decoded, new / overlay_name(source_id))
+                overlays.append(paths.live / overlay_name(source_id))
 
             render_all(spec, outputs, new, {}, options.workers, options.progress, on_decoded=draw_overlay)
             contact_sheet(spec, new / "crops", new / CONTACT_SHEET)

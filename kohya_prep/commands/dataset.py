@@ -1,4 +1,4 @@
-"""`kohya-prep dataset ...`: build a dataset from a spec, or check any dataset as sd-scripts sees it."""
+"""`kohya-prep dataset ...`: start a spec (init), build a dataset from it, check any dataset, adopt edited captions."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from kohya_prep.cli import LazyGroup
 @click.group(
     cls=LazyGroup,
     lazy_commands={
+        "adopt": "kohya_prep.commands.adopt:adopt",
         "build": "kohya_prep.commands.build:build",
         "check": "kohya_prep.commands.check:check",
+        "init": "kohya_prep.commands.init:init",
     },
 )
 def dataset() -> None:
-    """Build a kohya-ready dataset from a spec, or check any dataset folder."""
+    """Start a spec from your art (init), build a kohya-ready dataset from it, check any dataset folder,
+    and take captions edited outside the tool back into the spec (adopt)."""

@@ -13,6 +13,7 @@ from kohya_prep.spec.names import path_component_problem, path_part_problem, pat
 DATASET_KEYS = (
     "name", "trigger", "class", "repeats", "resolution", "background", "subset_dir", "png", "fit", "mask",
     "bucket_reso_steps", "min_bucket_reso", "max_bucket_reso",
+    "tags",  # parsed with the crops: spec/captions.py
 )
 # sdxl_train_network.py asserts bucket_reso_steps % 32 == 0; train_network.py (SD 1.5, and FLUX through it) % 64.
 SMALLEST_BUCKET_STEP = 32

@@ -80,6 +80,9 @@ class SourceSpec:
     size: tuple[int, int]
     jpeg: bool = False  # JPEGs can be decoded at a reduced size
     alpha: bool = False  # the file has an alpha channel or a transparent colour (mask = "alpha" reads it)
+    tags: tuple[str, ...] = ()  # the source's `tags`, shared by every crop cut from it
+    folder: str = ""  # the id of the folder or glob source that found this image ("" for a plain source)
+    sidecar: str | None = None  # a folder image's caption file (<stem>.txt or .caption), first line
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class CropSpec:
     index: int  # 1-based position in the spec, used to number boxes on the overlays
     fit: FitMode = "letterbox"  # the crop's own, or the [dataset] value
     mask: MaskMode = "none"
+    implicit: bool = False  # an image of a folder or glob source that no [[crops]] table lists
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class DatasetSpec:
         """Whether any of `crops` (default: all) or the reg images are shaped to a bucket."""
         reg = self.fit == "bucket" and self.reg.image_dir is not None
         return reg or any(crop.fit == "bucket" for crop in (self.crops if crops is None else crops))
+    tags: tuple[str, ...] = ()  # [dataset] tags: shared by every crop, after the trigger
 
     @property
     def root(self) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from kohya_prep.errors import SpecError
+from kohya_prep.spec.captions import tag_list
 from kohya_prep.spec.crops import crops_section
 from kohya_prep.spec.dataset import dataset_section, reg_section, subset_dir
 from kohya_prep.spec.fields import Problems, did_you_mean, printable
@@ -63,14 +64,16 @@ def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
     subset_tokens = " ".join(t for t in (dataset.get("trigger"), dataset.get("class")) if t)
     subset = subset_dir(dataset.get("subset_dir"), dataset.get("repeats"), subset_tokens, "[dataset]", problems)
     reg = reg_section(data, dataset, base, problems)
-    sources = sources_section(data, base, problems)
+    table = sources_section(data, base, problems)
     raw_sources = data.get("sources")
-    source_ids = set(raw_sources) if isinstance(raw_sources, dict) else set()
-    for source_id in sorted(source_ids):  # the preview writes overlay-<id>.png
+    for source_id in sorted(raw_sources) if isinstance(raw_sources, dict) else ():  # the preview writes overlay-<id>.png
         problem = path_part_problem(source_id) or path_component_problem(f"overlay-{source_id}.png")
         if problem:
             problems.add(f"source {source_id!r}", f"the id cannot be part of a file name: {problem}")
-    crops = crops_section(data, sources, source_ids, problems)
+    dataset_table = data.get("dataset")
+    raw_tags = dataset_table.get("tags", []) if isinstance(dataset_table, dict) else []
+    tags = tag_list(raw_tags, "[dataset]", "tags", problems) or ()
+    crops = crops_section(data, table, tags, problems)
     train = data.get("train", {})
     if not isinstance(train, dict):
         problems.add("", "train must be a table: [train]")
@@ -88,12 +91,13 @@ def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
         subset_dir=subset,
         png=cast(PngMode, dataset["png"]),
         reg=reg,
-        sources=sources,
+        sources=table.images,
         crops=crops,
         train=train,
         fit=cast(FitMode, dataset["fit"]),
         mask=cast(MaskMode, dataset["mask"]),
         buckets=dataset["buckets"],
+        tags=tags,
     )
 
 
