@@ -62,7 +62,7 @@ def _render_cut(decoded: Any, outputs: Cut, spec: DatasetSpec, folder: Path) -> 
     from kohya_prep.build.pixels import encode_png, mirror
 
     assert outputs[0].job is not None
-    canvas, fit = render_job(decoded, outputs[0].job, spec.resolution, spec.background)
+    canvas, fit = render_job(decoded, outputs[0].job, outputs[0].job.resolution, spec.background)
     written = []
     for output in outputs:
         assert output.job is not None

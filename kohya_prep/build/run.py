@@ -110,7 +110,7 @@ def image_fits(plan: BuildPlan, records: dict[str, FileRecord], resolution: int)
         assert output.job is not None
         record = records.get(output.relpath)
         if output.job.bucket is None:
-            fits[output.relpath] = letterbox_outcome(output.job.box, resolution)
+            fits[output.relpath] = letterbox_outcome(output.job.box, output.job.resolution)
         elif record is not None and record.fit is not None:
             fits[output.relpath] = FitOutcome.from_data(record.fit)
     return fits

@@ -82,6 +82,8 @@ def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
         fit=cast(FitMode, dataset["fit"]),
         mask=cast(MaskMode, dataset["mask"]),
         buckets=dataset["buckets"],
+        resolutions=dataset["resolutions"],
+        resolution_buckets={dataset["resolution"]: dataset["buckets"], **dataset["resolution_buckets"]},
     )
 
 
