@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +94,14 @@ def sd_scripts_view(data_dir: Path, caption_extension: str = ".txt") -> dict[str
         subsets[sub.name] = {"num_repeats": parsed.num_repeats, "class_tokens": parsed.class_tokens,
                              "images": [p.name for p in images], "captions": captions}
     return subsets
+
+
+# A fresh interpreter in which the optional codecs cannot be imported (a None in sys.modules makes `import` fail):
+# what a build does on a machine where pip could not install them.
+_WITHOUT_CODECS = ("import sys; sys.modules['zlib_ng'] = None; sys.modules['simplejpeg'] = None; "
+                   "from kohya_prep.cli import main; sys.argv[0] = 'kohya-prep'; main()")
+
+
+def run_without_fast_codecs(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess without zlib-ng and simplejpeg."""
+    return subprocess.run([sys.executable, "-c", _WITHOUT_CODECS, *args], capture_output=True, text=True, check=False)

@@ -1,4 +1,4 @@
-"""The demo both ways: letterbox byte-identical to the build before `fit` existed, and `fit = "bucket"` with every
+"""The demo both ways: letterbox pixel-identical to the build before `fit` existed (byte-identical without zlib-ng), and `fit = "bucket"` with every
 image in sd-scripts' bucket list, padded only where its source had no room, and placed there by check and
 train-config alike."""
 
@@ -20,11 +20,16 @@ from PIL import Image
 from kohya_prep.build.plan import RENDERER_VERSION
 from kohya_prep.cli import cli
 from kohya_prep.sdscripts.buckets import make_bucket_resolutions
+from tests.helpers import run_without_fast_codecs
 
 DATASET = Path(__file__).resolve().parent.parent / "dataset"
 # sha256 over "<relpath>\0<sha256 of the file>\n" of every file under train/ and reg/, sorted, from `make dataset`
-# at commit c04f4ef (before fit and mask existed): 23 PNGs and 23 captions.
+# at commit c04f4ef (before fit and mask existed): 23 PNGs and 23 captions. Those PNGs were written by OpenCV's
+# libpng (SUB filter, level 1, RLE), which a build still uses where zlib-ng is not installed.
 LETTERBOX_DEMO_SHA256 = "cfc87608fa5c48b6801ee3023483770ff2101ad4a05472aa1ae51350fa28e0f0"
+# The same digest over the decoded pixels of each PNG ("<mode> <shape>" and the pixel bytes) and the captions' bytes,
+# from that build: zlib-ng (build/png.py) writes other, smaller bytes for the very same pixels.
+LETTERBOX_DEMO_PIXELS = "3b4a0025a8a21823e043323f699d2465fa2fcc86f57b68321077b50b0b425917"
 BUCKETS_512 = make_bucket_resolutions((512, 512), 256, 1024, 64)  # checked by hand in test_sdscripts_buckets.py
 SUBSET = "10_mirakp girl"
 
@@ -45,26 +50,42 @@ def _build(spec: Path) -> dict[str, Any]:
     return json.loads(result.output)
 
 
-def _tree_digest(root: Path) -> tuple[int, str]:
+def _content(path: Path, pixels: bool) -> str:
+    if not (pixels and path.suffix == ".png"):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    with Image.open(path) as img:
+        array = np.asarray(img)
+        return hashlib.sha256(f"{img.mode} {array.shape}".encode() + array.tobytes()).hexdigest()
+
+
+def _tree_digest(root: Path, pixels: bool = False) -> tuple[int, str]:
     items = []
     for top in ("train", "reg"):
         for folder, _dirs, files in os.walk(root / top):
             for name in files:
                 path = Path(folder) / name
-                items.append((path.relative_to(root).as_posix(), hashlib.sha256(path.read_bytes()).hexdigest()))
+                items.append((path.relative_to(root).as_posix(), _content(path, pixels)))
     digest = hashlib.sha256()
     for relpath, sha in sorted(items):
         digest.update(f"{relpath}\0{sha}\n".encode())
     return len(items), digest.hexdigest()
 
 
-def test_letterbox_demo_is_byte_identical_to_the_build_before_fit_existed(tmp_path: Path) -> None:
+def test_letterbox_demo_is_pixel_identical_to_the_build_before_fit_existed(tmp_path: Path) -> None:
     data = _build(_demo(tmp_path))
-    assert _tree_digest(tmp_path / "demo") == (46, LETTERBOX_DEMO_SHA256)
+    assert _tree_digest(tmp_path / "demo", pixels=True) == (46, LETTERBOX_DEMO_PIXELS)
+    assert _tree_digest(tmp_path / "demo") != (46, LETTERBOX_DEMO_SHA256)  # zlib-ng's bytes, not libpng's
     manifest = json.loads((tmp_path / "demo" / "kohya-prep-manifest.json").read_text(encoding="utf-8"))
     assert RENDERER_VERSION == 2 and manifest["renderer"] == 2
     assert all("fit" not in record for record in manifest["files"].values())
     assert data["padding_share"] > 0.5  # two thirds of a full-body letterbox is padding
+
+
+def test_letterbox_demo_without_zlib_ng_is_byte_identical_to_the_build_before_fit_existed(tmp_path: Path) -> None:
+    spec = _demo(tmp_path)
+    done = run_without_fast_codecs(["dataset", "build", str(spec)])
+    assert done.returncode == 0, done.stderr
+    assert _tree_digest(tmp_path / "demo") == (46, LETTERBOX_DEMO_SHA256)
 
 
 @pytest.fixture(scope="module")

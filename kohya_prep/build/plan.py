@@ -232,18 +232,16 @@ def _reg_job(spec: DatasetSpec, reg: RegSource, table: BucketTable) -> RenderJob
     """A reg image whole, shaped by the dataset's fit and mask."""
     box = Box(0, 0, reg.size[0], reg.size[1])
     bucket = table.assign(reg.size).bucket if spec.fit == "bucket" else None
-    if not reg.jpeg:
-        scale = 1.0
-    else:  # one decode serves every resolution: the largest output decides
-        scale = max(_reg_scale(box, view.resolution, bucket_table(view), view.fit) for view in _views(spec))
+    scale = _reg_scale(spec, box) if reg.jpeg else 1.0
     return RenderJob(reg.id, box, False, scale, spec.fit, spec.mask, bucket, spec.resolution)
 
 
-def _reg_scale(box: Box, resolution: int, table: BucketTable, fit: FitMode) -> float:
-    if fit != "bucket":
-        return jpeg_decode_scale([box], resolution)
-    bucket = table.assign((box.width, box.height)).bucket
-    return jpeg_decode_scale_for([output_scale(box, bucket)])
+def _reg_scale(spec: DatasetSpec, box: Box) -> float:
+    """A JPEG reg image's decode scale: one decode serves every resolution, so the largest output decides."""
+    if spec.fit != "bucket":
+        return max(jpeg_decode_scale([box], view.resolution) for view in _views(spec))
+    buckets = [bucket_table(view).assign((box.width, box.height)).bucket for view in _views(spec)]
+    return max(jpeg_decode_scale_for([output_scale(box, bucket)]) for bucket in buckets)
 
 
 def _views(spec: DatasetSpec) -> list[DatasetSpec]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from kohya_prep.build.fsops import build_lock
 from kohya_prep.build.geometry import FitOutcome, letterbox_outcome
 from kohya_prep.build.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
-from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, digest, make_plan
+from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, make_plan
 from kohya_prep.build.render import Progress, render_all
 from kohya_prep.build.sources import check_sources_outside, hash_file, list_reg_sources, source_records
 from kohya_prep.build.stage import TreePaths, clear_leftovers, staged_tree
@@ -130,13 +130,9 @@ def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision) -> tuple[lis
         for folder in plan.dirs:
             (new / folder).mkdir(parents=True, exist_ok=True)
         records = dict(decision.reuse)
-        for output in decision.write_text:
-            data = (output.text or "").encode("utf-8") + b"\n"
-            (new / output.relpath).write_bytes(data)
-            records[output.relpath] = _record(new, output, digest(data), len(data))
         rendered = render_all(run.spec, list(decision.render), new, run.reg_sources, run.options.workers,
-                              run.options.progress)
-        by_path = {o.relpath: o for o in decision.render}
+                              run.options.progress, captions=decision.write_text)  # captions written meanwhile
+        by_path = {o.relpath: o for o in (*decision.render, *decision.write_text)}
         for relpath, (sha, size, fit) in rendered.items():
             records[relpath] = _record(new, by_path[relpath], sha, size, fit)
         write_manifest(new / MANIFEST_NAME, _manifest(run.spec, run.sources, records, plan))
