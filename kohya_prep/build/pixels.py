@@ -28,7 +28,6 @@ except ImportError:  # exercised in a subprocess by tests/test_png.py
     _simplejpeg = None
 simplejpeg: Any = _simplejpeg
 
-ENLARGE = cv2.INTER_LANCZOS4  # bicubic is 10x faster, 0.07 grey levels apart; kept: the outputs stay pixel for pixel
 cv2.setNumThreads(1)  # we parallelize across crops ourselves; nested thread pools only contend
 allow_large_sources()
 
@@ -69,13 +68,7 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> np.ndarray:
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     if not has_alpha:
         return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
-    rgba = np.asarray(img.convert("RGBA"))
-    alpha = rgba[:, :, 3:4].astype(np.uint16)
-    if alpha.min() == 255:
-        return np.ascontiguousarray(rgba[:, :, :3])
-    rgb = rgba[:, :, :3].astype(np.uint16)
-    bg = np.array(background, dtype=np.uint16)
-    return ((rgb * alpha + bg * (255 - alpha) + 127) // 255).astype(np.uint8)
+    return _composite(np.asarray(img.convert("RGBA")), background)
 
 
 _REDUCED_FLAGS = {1.0: cv2.IMREAD_COLOR, 0.5: cv2.IMREAD_REDUCED_COLOR_2,
@@ -119,6 +112,39 @@ def _decode_jpeg(path: Path, scale: float, orientation: int) -> np.ndarray:
     return upright(pixels, orientation)
 
 
+def _plain_png(img: Image.Image, path: Path) -> bool:
+    """An 8-bit RGB or RGBA PNG without a transparent colour: libpng through OpenCV decodes it straight into one
+    array in 70 % of Pillow's time (which decodes, then copies into numpy), to the same pixels."""
+    if img.format != "PNG" or img.mode not in ("RGB", "RGBA") or "transparency" in img.info:
+        return False
+    with open(path, "rb") as file:
+        return file.read(25)[24:25] == b"\x08"  # IHDR's bit depth: a 16-bit PNG opens as 8-bit RGB in Pillow too
+
+
+def _decode_png(path: Path, orientation: int, background: tuple[int, int, int],
+                keep_alpha: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A plain PNG (see _plain_png) as RGB, transparency composited onto `background` as _to_rgb does; its alpha."""
+    pixels = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.dtype != np.uint8 or pixels.ndim != 3:
+        raise CorruptImage("libpng could not decode it")
+    pixels = upright(pixels, orientation)
+    if pixels.shape[2] == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB), None
+    rgba = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA)
+    alpha = np.ascontiguousarray(rgba[:, :, 3]) if keep_alpha else None
+    return _composite(rgba, background), alpha
+
+
+def _composite(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """RGBA onto a background colour: exact integer rounding, never black where alpha is 0."""
+    alpha = rgba[:, :, 3:4].astype(np.uint16)
+    if alpha.min() == 255:
+        return np.ascontiguousarray(rgba[:, :, :3])
+    rgb = rgba[:, :, :3].astype(np.uint16)
+    bg = np.array(background, dtype=np.uint16)
+    return ((rgb * alpha + bg * (255 - alpha) + 127) // 255).astype(np.uint8)
+
+
 def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0, keep_alpha: bool = False) -> Decoded:
     """Decode a source once: EXIF orientation applied, RGB, transparency flattened onto `background`.
 
@@ -137,6 +163,9 @@ def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0, kee
                 pixels = _decode_jpeg(path, scale, orientation)
                 drafted = pixels.shape[1] / size[0]
                 return Decoded(pixels, drafted, size=size)
+            if _plain_png(img, path):
+                pixels, alpha = _decode_png(path, orientation, background, keep_alpha)
+                return Decoded(pixels, 1.0, alpha, size)
             if scale < 1.0:
                 img.draft("RGB", (int(full_size[0] * scale), int(full_size[1] * scale)))
             drafted = img.size[0] / full_size[0]
@@ -163,8 +192,8 @@ def render_letterbox(source: Decoded, box: Box, resolution: int, background: tup
     region = source.pixels[top:bottom, left:right]
     fit = letterbox(box.width, box.height, resolution)
     shrinking = fit.scaled_width < region.shape[1]
-    interpolation = cv2.INTER_AREA if shrinking else ENLARGE
-    scaled = cv2.resize(region, (fit.scaled_width, fit.scaled_height), interpolation=interpolation)
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    scaled = resize(region, (fit.scaled_width, fit.scaled_height), interpolation)
     bottom = resolution - fit.scaled_height - fit.offset_y
     right = resolution - fit.scaled_width - fit.offset_x
     return cv2.copyMakeBorder(scaled, fit.offset_y, bottom, fit.offset_x, right, cv2.BORDER_CONSTANT, value=background)
@@ -172,12 +201,22 @@ def render_letterbox(source: Decoded, box: Box, resolution: int, background: tup
 
 def _interpolation(output_span: int, region_span: int) -> int:
     """Area-averaging when shrinking, Lanczos when enlarging (as render_letterbox)."""
-    return cv2.INTER_AREA if output_span < region_span else ENLARGE
+    return cv2.INTER_AREA if output_span < region_span else cv2.INTER_LANCZOS4
+
+
+def resize(plane: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """cv2.resize; Lanczos-4 in float32, OpenCV's vectorized path: 1.8x as fast as its 8-bit fixed-point one (5.5 ms
+    against 9.7 for 372 -> 512 px), the result rounded back to 8 bits, at most 1 level from it on 1 % of pixels."""
+    if interpolation != cv2.INTER_LANCZOS4:
+        return cv2.resize(plane, size, interpolation=interpolation)
+    enlarged = cv2.resize(plane.astype(np.float32), size, interpolation=cv2.INTER_LANCZOS4)
+    np.clip(enlarged, 0, 255, out=enlarged)
+    return np.rint(enlarged, out=enlarged).astype(np.uint8)  # rounded half to even, as OpenCV's saturate_cast
 
 
 def _place(plane: np.ndarray, fit: FitOutcome, fill: tuple[int, ...] | int, interpolation: int) -> np.ndarray:
     """Scale a region's plane to the fit's inner size and pad it to the output size with `fill`."""
-    scaled = cv2.resize(plane, fit.inner, interpolation=interpolation)
+    scaled = resize(plane, fit.inner, interpolation)
     pad = fit.padded
     value: Any = fill if isinstance(fill, int) else list(fill)
     return cv2.copyMakeBorder(scaled, pad.top, pad.bottom, pad.left, pad.right, cv2.BORDER_CONSTANT, value=value)

@@ -137,7 +137,14 @@ def render_key(source_hash: str, job: RenderJob, resolution: int, background: tu
     }
     if job.fit != "letterbox" or job.mask != "none":
         material.update(shaper=SHAPER_VERSION, fit=job.fit, mask=job.mask, bucket=list(job.bucket or ()))
+    if enlarges(job):  # enlarged by Lanczos in float32 (pixels.resize): up to 1 level from before, so rendered again
+        material["enlarge"] = "lanczos-f32"
     return digest(json.dumps(material, sort_keys=True).encode())
+
+
+def enlarges(job: RenderJob) -> bool:
+    """Whether the output has more pixels across than the decoded box (a bucket's growth keeps the scale)."""
+    return output_scale(job.box, job.output_size()) > job.scale
 
 
 def bucket_table(spec: DatasetSpec) -> BucketTable:
