@@ -157,6 +157,7 @@ class _Schedule:
         self.alive = alive
         self.failure: BaseException | None = None
         self.results: dict[str, Written] = {}
+        self.running = 0  # render threads that have not returned
 
     def take(self) -> tuple[str, Any, Cut | None] | None:
         """The next task: (source, None, None) to decode, (source, decoded, cut) to cut; None when done or failed."""
@@ -196,6 +197,18 @@ class _Schedule:
             self.failure = self.failure or error
             self.ready.notify_all()
 
+    def worker_done(self) -> None:
+        with self.ready:
+            self.running -= 1
+            self.ready.notify_all()
+
+    def wait_for_workers(self) -> None:
+        """Until every render thread has returned. Not Thread.join: a Ctrl-C that interrupts a join marks the thread
+        stopped while it still runs (CPython's bpo-45274 repair), and its last image would land after the cleanup."""
+        with self.ready:
+            while self.running:
+                self.ready.wait(0.2)  # timed, so a Ctrl-C reaches this thread at once
+
 
 def _work(schedule: _Schedule, spec: DatasetSpec, folder: Path, reg_sources: dict[str, RegSource],
           progress: Progress | None, on_decoded: Callable[[str, Any], None] | None, total: int) -> None:
@@ -212,6 +225,8 @@ def _work(schedule: _Schedule, spec: DatasetSpec, folder: Path, reg_sources: dic
                 schedule.cut_done(source_id, _render_cut(decoded, cut, spec, folder), progress, total)
     except BaseException as err:  # the first failure stops every thread; the caller raises it
         schedule.fail(err)
+    finally:
+        schedule.worker_done()
 
 
 def _render_threaded(spec: DatasetSpec, grouped: dict[str, dict[CutKey, Cut]], folder: Path,
@@ -219,19 +234,16 @@ def _render_threaded(spec: DatasetSpec, grouped: dict[str, dict[CutKey, Cut]], f
                      on_decoded: Callable[[str, Any], None] | None, total: int,
                      captions: Sequence[OutputFile]) -> dict[str, Written]:
     schedule = _Schedule(grouped, jobs + 1)
-    threads = [threading.Thread(target=_work, args=(schedule, spec, folder, reg_sources, progress, on_decoded, total),
-                                name=f"kohya-prep-render-{n}", daemon=True) for n in range(jobs)]
-    for thread in threads:
-        thread.start()
+    schedule.running = jobs
+    for n in range(jobs):
+        threading.Thread(target=_work, args=(schedule, spec, folder, reg_sources, progress, on_decoded, total),
+                         name=f"kohya-prep-render-{n}", daemon=True).start()
     try:
         written = write_captions(captions, folder)  # this thread's share: small files while the images render
-        for thread in threads:
-            while thread.is_alive():  # a timed join, so a Ctrl-C reaches this thread at once
-                thread.join(0.2)
+        schedule.wait_for_workers()
     except BaseException as err:  # Ctrl-C or a failed caption: every thread stops after its current image
         schedule.fail(err)
-        for thread in threads:
-            thread.join()
+        schedule.wait_for_workers()
         raise
     if schedule.failure is not None:
         raise schedule.failure
