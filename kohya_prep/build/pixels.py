@@ -24,7 +24,7 @@ from kohya_prep.spec.headers import exif_orientation
 
 try:  # libjpeg-turbo without OpenCV's detour; optional, OpenCV decodes JPEGs where it is missing
     import simplejpeg as _simplejpeg
-except ImportError:  # exercised in a subprocess by tests/test_png.py
+except ImportError:  # exercised in a subprocess by tests/test_codecs.py
     _simplejpeg = None
 simplejpeg: Any = _simplejpeg
 

@@ -1,11 +1,10 @@
-"""PNG encoding: per image, the encoder that writes it fastest at the same size or smaller (README, "Speed").
+"""PNG encoding: the same pixels, written faster and smaller than libpng does (README, "Speed").
 
-Drawn art (flat colours, clean lines: most rows repeat the row above) is written with the Up row filter and
-zlib-ng's run-length deflate: 3-4x faster than libpng, in files about a third smaller. Noisy content (photos, JPEG sources)
-gains nothing from zlib-ng, which is slower there than libpng's RLE strategy; it goes to OpenCV's libpng with
-the settings measured before (SUB filter, level 1, RLE). Which one an image takes is decided by its own bytes:
-the share of non-zero bytes after the Up filter (drawn art 1-21 %, photo crops 45-91 %, letterbox padding
-included). Without zlib-ng installed every image takes the OpenCV path, byte for byte as before it was added.
+'fast' is the Up row filter (each row minus the row above: flat colour and clean lines become runs of zeros) and
+zlib-ng's run-length deflate: on the demo's drawn letterboxes 2-3x faster than libpng with the settings measured
+before (SUB filter, level 1, RLE) in files a third smaller; on photo crops 1.7x faster in files 1-2 % smaller.
+Without zlib-ng installed, 'fast' is that libpng setting, byte for byte as before it was added. 'small' is libpng
+at level 9 with adaptive filtering: the smallest files, 5-10x slower.
 """
 
 from __future__ import annotations
@@ -20,23 +19,20 @@ import numpy as np
 zlib_ng: Any
 try:  # a fast deflate that releases the GIL; optional, the build falls back to OpenCV's libpng without it
     from zlib_ng import zlib_ng
-except ImportError:  # exercised in a subprocess by tests/test_png.py
+except ImportError:  # exercised in a subprocess by tests/test_codecs.py
     zlib_ng = None
 
-# OpenCV's settings: most of libpng's time goes to trying all five row filters; one fixed filter (SUB) with
-# zlib level 1 and the RLE strategy is 3x faster for files a little larger. "small" is level 9 with adaptive
-# filtering: the smallest files, 5-8x slower.
+# libpng through OpenCV: most of its time goes to trying all five row filters; one fixed filter (SUB) with zlib
+# level 1 and the RLE strategy was 3x faster for files a little larger ("fast" before zlib-ng, and its fallback).
 OPENCV_SETTINGS = {
     "fast": [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
              cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB],
     "small": [cv2.IMWRITE_PNG_COMPRESSION, 9, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_DEFAULT],
 }
-# Measured on 200 letterboxes of the demo's sheets, per image: level 2 1.24 ms, 40.8 KB; level 2 with the RLE
-# strategy 0.94 ms, 44.2 KB (after the Up filter flat colour is runs of zeros); level 1 0.88 ms, 52.2 KB; libpng 3.7 ms,
-# 65.8 KB. RLE is the fastest that stays well below libpng's size.
+# zlib-ng after the Up filter, per image (benchmarks/codecs.py): RLE 2.2 ms, 69 KB on drawn art, 6.1 ms, 327 KB on a
+# photo crop; level 2 (matches at any distance) 2.3 ms, 65 KB and 11.8 ms, 332 KB; level 1 1.8 ms, 83 KB and 8.6 ms,
+# 505 KB; libpng 4.4 ms, 86 KB and 11.2 ms, 331 KB. RLE is the one that is fast on every kind of picture.
 ZLIB_NG_LEVEL = 2
-NOISY_SHARE = 1 / 3  # above this share of non-zero Up-filtered bytes an image goes to libpng
-SAMPLED_ROWS = 4  # the share is counted on every 4th row: drawn art and photos lie far apart (21 % against 45 %)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 UP_FILTER = 2  # PNG filter type 2: each byte minus the byte above it
 
@@ -71,21 +67,12 @@ def _opencv_png(image: np.ndarray, png: str) -> bytes:
     return data.tobytes()
 
 
-def encoder_for(filtered: np.ndarray) -> str:
-    """'zlib-ng' for redundant content (drawn art), 'opencv' for noisy content or where zlib-ng is missing."""
-    if zlib_ng is None:
-        return "opencv"
-    sample = filtered[::SAMPLED_ROWS]
-    return "opencv" if np.count_nonzero(sample) > NOISY_SHARE * sample.size else "zlib-ng"
-
-
 def encode_png(image: np.ndarray, png: str = "fast") -> bytes:
-    """PNG bytes of an RGB or RGBA uint8 image; 'fast' picks the encoder per image, 'small' is libpng at level 9."""
+    """PNG bytes of an RGB or RGBA uint8 image: 'fast' (Up filter and zlib-ng's RLE, or libpng where zlib-ng is
+    missing) or 'small' (libpng at level 9)."""
     image = np.ascontiguousarray(image)
-    if png != "fast":
-        return _opencv_png(image, png)
-    filtered = up_filtered(image)
-    if encoder_for(filtered) == "opencv":
+    if png != "fast" or zlib_ng is None:
         return _opencv_png(image, png)
     deflate = zlib_ng.compressobj(ZLIB_NG_LEVEL, zlib_ng.DEFLATED, 15, 8, zlib_ng.Z_RLE)
+    filtered = up_filtered(image)
     return _png_file(image, deflate.compress(filtered) + deflate.flush())
