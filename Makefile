@@ -40,7 +40,8 @@ lint: $(STAMP)  ## ruff and mypy only
 	$(BIN)/ruff check kohya_prep tests benchmarks
 	$(BIN)/mypy kohya_prep
 
-bench: $(STAMP)  ## build speed benchmark: prints a table, writes bench-results.json
+bench: $(STAMP)  ## build speed side by side with OpenCV and pyvips pipelines: prints tables, writes bench-results.json
+	$(BIN)/python -m pip install --quiet -e '.[bench]' || echo "bench: pyvips could not be installed; its rows will say so"
 	$(BIN)/python benchmarks/bench.py
 
 clean:  ## remove the virtualenv and build outputs (never dataset sources)

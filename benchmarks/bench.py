@@ -1,15 +1,19 @@
-"""`make bench`: build speed against a straightforward Pillow pipeline, measured in the same run.
+"""`make bench`: build speed side by side with the pipelines a user would write instead, measured in the same rounds.
 
 Workloads, built in a temporary folder:
   demo      the demo spec as shipped (dataset/demo.toml)
   crops2k   2,000 generated crops (about 40 % flipped) over the demo's sources
-  photo512  large photo-like JPEGs (6000x4000) cropped and letterboxed to 512
-  photo1024 the same sources letterboxed to 1024
-For each: wall time (median of interleaved runs), images per second, peak RSS, output bytes, a no-op
-rebuild, a one-crop rebuild, and the ratio against the baseline: open the source for every crop, crop,
-LANCZOS into a padded square, save PNG at Pillow's default settings, one process. On crops2k the baseline
-runs on a fixed 1-in-10 sample of the crops (it would take minutes otherwise) and is compared per image.
-Prints a table; writes bench-results.json. Timings are reported, never asserted.
+  photo     six photo-like JPEGs (6000x4000), 24 crops, one build with resolution = [512, 1024]
+Side by side (the first table): kohya-prep and the two anchors of benchmarks/anchors.py (decode once, two
+threads: OpenCV; pyvips), each a fresh process, in interleaved rounds (the order rotates), medians of the wall
+time from start to exit; kohya-prep's time as a ratio to each anchor's (above 1: kohya-prep is faster), the cores
+each kept busy (CPU time / wall time), peak RSS, output size, and the machine's load average over the rounds.
+The second table: the build's own time inside its process, images per second, a no-op rebuild, a one-crop
+rebuild, and a plain Pillow baseline (open the source for every crop, crop, LANCZOS into a padded square, save PNG
+at Pillow's defaults, one process; on crops2k a fixed 1-in-10 sample of the crops, compared per image).
+Then `dataset init` on a large drawn sheet, and the detector's accuracy on the drawn test sheets and other seeds
+(`python benchmarks/bench.py init`: that section alone).
+Prints the tables; writes bench-results.json. Timings are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -70,21 +75,23 @@ def baseline_render(spec: DatasetSpec, out: Path, every: int = 1) -> int:
         img = Image.alpha_composite(background, img).convert("RGB")
         box = crop.box
         region = img.crop((box.left, box.top, box.right, box.bottom))
-        fit = letterbox(box.width, box.height, spec.resolution)
-        canvas = Image.new("RGB", (spec.resolution, spec.resolution), spec.background)
-        canvas.paste(region.resize((fit.scaled_width, fit.scaled_height), Image.Resampling.LANCZOS), (fit.offset_x, fit.offset_y))
-        canvas.save(out / f"{crop.name}.png")
-        count += 1
-        if crop.flip:
-            ImageOps.mirror(canvas).save(out / f"{crop.name}-flip.png")
+        for resolution in spec.every_resolution:
+            fit = letterbox(box.width, box.height, resolution)
+            canvas = Image.new("RGB", (resolution, resolution), spec.background)
+            scaled = region.resize((fit.scaled_width, fit.scaled_height), Image.Resampling.LANCZOS)
+            canvas.paste(scaled, (fit.offset_x, fit.offset_y))
+            canvas.save(out / f"{crop.name}-{resolution}.png")
             count += 1
+            if crop.flip:
+                ImageOps.mirror(canvas).save(out / f"{crop.name}-{resolution}-flip.png")
+                count += 1
     return count
 
 
 # ---------------------------------------------------------------- workloads
 
 
-def _write_spec(folder: Path, name: str, sources: dict[str, Path], crops: list[dict], resolution: int) -> Path:
+def _write_spec(folder: Path, name: str, sources: dict[str, Path], crops: list[dict], resolution: int | list[int]) -> Path:
     lines = ["[dataset]", f"name = '{name}'", "trigger = 'benchchar'", "class = 'girl'", "repeats = 10",
              f"resolution = {resolution}", "[sources]"]
     lines += [f"{sid} = '{path.as_posix()}'" for sid, path in sources.items()]
@@ -129,7 +136,7 @@ def _photo(path: Path, seed: int) -> None:
     Image.fromarray(np.clip(smooth + grain, 0, 255).astype(np.uint8)).save(path, quality=90)
 
 
-def photo_specs(folder: Path, count: int = 6) -> list[Path]:
+def photo_spec(folder: Path, count: int = 6) -> Path:
     sources = {}
     for i in range(count):
         path = folder / "photos" / f"photo{i}.jpg"
@@ -138,7 +145,7 @@ def photo_specs(folder: Path, count: int = 6) -> list[Path]:
         sources[f"p{i}"] = path
     sizes = dict.fromkeys(sources, (6000, 4000))
     crops = _random_crops(sizes, count * 4, 11, 1500, 3800)
-    return [_write_spec(folder, f"photo{res}", sources, crops, res) for res in (512, 1024)]
+    return _write_spec(folder, "photo", sources, crops, [512, 1024])
 
 
 # ---------------------------------------------------------------- measuring
@@ -187,17 +194,23 @@ def _nudge_one_crop(spec_path: Path) -> None:
     spec_path.write_text(text, encoding="utf-8")
 
 
-def measure(name: str, spec_path: Path, work: Path, baseline_every: int = 1) -> Row:
+def _train_bytes(spec: DatasetSpec) -> int:
+    return sum(_tree_bytes(spec.at(resolution).train_data_dir) for resolution in spec.every_resolution)
+
+
+def measure(name: str, spec_path: Path, work: Path, baseline_every: int = 1) -> tuple[Row, SideBySide]:
+    """Interleaved rounds of the Pillow baseline, kohya-prep and the anchors; then the incremental rebuilds."""
     spec = load_spec(spec_path)
+    job = write_anchor_job(spec, work / f"{name}-job.json")
+    side = SideBySide(name, loads=[os.getloadavg()[0]])
     build_times, baseline_rates, rss, images = [], [], [], 0
     for run in range(RUNS):
-        shutil.rmtree(spec.root, ignore_errors=True)
         base_out = work / f"baseline-{name}-{run}"
         started = time.perf_counter()
         count = baseline_render(spec, base_out, baseline_every)
         baseline_rates.append((time.perf_counter() - started) / count)
         shutil.rmtree(base_out)
-        child = _build_in_child(spec_path)
+        child = side_by_side_round(side, spec, job, work, run)
         build_times.append(child["seconds"])
         rss.append(child["rss_kb"] / 1024)
         images = child["rendered"]
@@ -208,14 +221,153 @@ def measure(name: str, spec_path: Path, work: Path, baseline_every: int = 1) -> 
         one_crop.append(_build_in_child(spec_path)["seconds"])
     build = statistics.median(build_times)
     per_image_base = statistics.median(baseline_rates)
-    return Row(
+    row = Row(
         workload=name, images=images, build_s=round(build, 2), images_per_s=round(images / build, 1),
-        peak_rss_mb=round(max(rss), 1), output_mb=round(_tree_bytes(spec.root / "train") / 1e6, 1),
+        peak_rss_mb=round(max(rss), 1), output_mb=round(_train_bytes(spec) / 1e6, 1),
         noop_s=round(noop, 3), noop_pct=round(100 * noop / build, 1),
         one_crop_s=round(statistics.median(one_crop), 3), one_crop_pct=round(100 * statistics.median(one_crop) / build, 1),
         baseline_s_per_image=round(per_image_base, 4), speedup=round(per_image_base / (build / images), 1),
         runs=[round(t, 2) for t in build_times],
     )
+    return row, side
+
+
+# ---------------------------------------------------------------- side by side: kohya-prep and the anchors
+
+
+ANCHORS = ("opencv", "pyvips")
+PIPELINES = ("kohya-prep", *ANCHORS)
+
+
+@dataclass
+class Run:
+    """One pipeline's run in its own process: wall time from start to exit, its CPU time, peak RSS, output."""
+
+    wall_s: float
+    cpu_s: float
+    rss_mb: float
+    output_mb: float
+    images: int
+
+
+@dataclass
+class SideBySide:
+    """The runs of every pipeline on one workload, and the load average seen before each round and after the last."""
+
+    workload: str
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # pipeline -> why it could not run here
+    loads: list[float] = field(default_factory=list)
+
+    def median(self, pipeline: str) -> Run | None:
+        runs = self.runs.get(pipeline)
+        if not runs:
+            return None
+        pick = statistics.median_low([r.wall_s for r in runs])
+        return next(r for r in runs if r.wall_s == pick)
+
+
+def write_anchor_job(spec: DatasetSpec, path: Path) -> Path:
+    """The crops a build writes (approved ones), as the anchors read them: the same boxes, flips and sizes."""
+    crops = [{"name": c.name, "source": c.source, "box": c.box.as_list(), "flip": c.flip}
+             for c in spec.crops if c.status == "approved"]
+    job = {"sources": {sid: str(s.path) for sid, s in spec.sources.items()}, "crops": crops,
+           "sizes": list(spec.every_resolution), "background": list(spec.background)}
+    path.write_text(json.dumps(job), encoding="utf-8")
+    return path
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(args: list[str]) -> tuple[float, float, dict]:
+    """Run a child process: its wall time, its CPU time (user + system, all its threads) and its last JSON line."""
+    cpu_before, started = _children_cpu(), time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} failed: {done.stderr.strip()[-2000:]}")
+    return wall, _children_cpu() - cpu_before, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _set_aside(folder: Path, trash: Path) -> None:
+    """Move a previous run's output out of the way, to be deleted when the bench ends: ext4 will not reuse an inode
+    freed in the last 30 seconds and searches past every one of them, so a run right after deleting thousands of
+    files creates each of its own 5-8x slower (0.6 ms against 0.08, measured here). Every pipeline is treated alike."""
+    if folder.exists():
+        trash.mkdir(parents=True, exist_ok=True)
+        folder.rename(trash / f"{folder.name}-{time.monotonic_ns()}")
+    os.sync()  # and no pipeline pays for writing back another's files
+
+
+def _kohya_run(spec: DatasetSpec, trash: Path) -> tuple[Run, dict]:
+    _set_aside(spec.root, trash)
+    wall, cpu, child = _timed([sys.executable, "-c", _CHILD, str(spec.path)])
+    run = Run(wall, cpu, child["rss_kb"] / 1024, _train_bytes(spec) / 1e6, child["rendered"])
+    return run, child
+
+
+def _anchor_run(pipeline: str, job: Path, out: Path, trash: Path) -> Run:
+    _set_aside(out, trash)
+    wall, cpu, child = _timed([sys.executable, str(Path(__file__).with_name("anchors.py")), pipeline, str(job), str(out)])
+    return Run(wall, cpu, child["rss_kb"] / 1024, _tree_bytes(out) / 1e6, child["images"])
+
+
+def side_by_side_round(side: SideBySide, spec: DatasetSpec, job: Path, work: Path, round_no: int) -> dict:
+    """One round: every pipeline once, in an order that rotates with the round; kohya-prep's child report."""
+    from anchors import available  # benchmarks/ is on sys.path when bench.py runs as a script
+
+    order = PIPELINES[round_no % len(PIPELINES):] + PIPELINES[:round_no % len(PIPELINES)]
+    report: dict = {}
+    trash = work / "set-aside"
+    for pipeline in order:
+        if pipeline == "kohya-prep":
+            run, report = _kohya_run(spec, trash)
+        else:
+            why = side.skipped.get(pipeline) or available(pipeline)
+            if why:  # the bench says so and goes on with the others
+                side.skipped[pipeline] = why
+                continue
+            run = _anchor_run(pipeline, job, work / f"anchor-{pipeline}", trash)
+        side.runs.setdefault(pipeline, []).append(run)
+    side.loads.append(os.getloadavg()[0])
+    return report
+
+
+def _cell(run: Run | None, text: str) -> str:
+    return text if run is not None else "n/a"
+
+
+def side_by_side_table(sides: list[SideBySide]) -> list[tuple[str, ...]]:
+    """Per workload and pipeline: median wall time, kohya-prep's ratio to it, cores busy, peak RSS, output size."""
+    table = [("workload", "pipeline", "images", "wall s", "kohya-prep is", "cores busy", "peak RSS MB", "output MB")]
+    for side in sides:
+        ours = side.median("kohya-prep")
+        for pipeline in PIPELINES:
+            run = side.median(pipeline)
+            ratio = f"{run.wall_s / ours.wall_s:.2f}x faster" if run and ours and pipeline != "kohya-prep" else ""
+            table.append((side.workload, pipeline, _cell(run, str(run.images if run else "")),
+                          _cell(run, f"{run.wall_s:.2f}" if run else ""), ratio if run else "n/a",
+                          _cell(run, f"{run.cpu_s / run.wall_s:.2f}" if run else ""),
+                          _cell(run, f"{run.rss_mb:.0f}" if run else ""), _cell(run, f"{run.output_mb:.1f}" if run else "")))
+    return table
+
+
+def _print_rows(table: list[tuple]) -> None:
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def print_side_by_side(sides: list[SideBySide]) -> None:
+    _print_rows(side_by_side_table(sides))
+    loads = [load for side in sides for load in side.loads]
+    print(f"load average (1 min) over the rounds: {min(loads):.2f} to {max(loads):.2f}, mean {statistics.mean(loads):.2f} "
+          "(the bench's own two busy threads included)")
+    for why in sorted({why for side in sides for why in side.skipped.values()}):
+        print(f"not run: {why}")
 
 
 def check_seconds(train_dir: Path) -> float | None:
@@ -341,26 +493,30 @@ def main() -> None:
         return
     if not DEMO_SPEC.exists():
         sys.exit(f"bench: {DEMO_SPEC} not found; run it from a kohya-prep checkout")
-    rows = []
+    rows, sides = [], []
     with tempfile.TemporaryDirectory(prefix="kohya-prep-bench-") as tmp:
         work = Path(tmp)
         demo_dir = work / "demo"
         shutil.copytree(DEMO_SPEC.parent, demo_dir, ignore=shutil.ignore_patterns("demo", ".*"))
         print("building workloads ...", file=sys.stderr)
-        specs = [("demo", demo_dir / "demo.toml", 1), ("crops2k", crops2k_spec(work), BASELINE_SAMPLE)]
-        specs += [(p.stem, p, 1) for p in photo_specs(work)]
+        specs = [("demo", demo_dir / "demo.toml", 1), ("crops2k", crops2k_spec(work), BASELINE_SAMPLE),
+                 ("photo", photo_spec(work), 1)]
         for name, spec_path, every in specs:
             print(f"measuring {name} ...", file=sys.stderr)
-            rows.append(measure(name, spec_path, work, every))
+            row, side = measure(name, spec_path, work, every)
+            rows.append(row)
+            sides.append(side)
         help_ms = 1000 * statistics.median(_cli_seconds(["--help"]) for _ in range(10))
         check_s = check_seconds(load_spec(work / "crops2k.toml").train_data_dir)
         print("measuring dataset init ...", file=sys.stderr)
         init, accuracy = init_seconds(work), detector_accuracy()
+    print_side_by_side(sides)
+    print()
     _print_table(rows, help_ms, check_s)
     _print_init(init, accuracy)
-    results = {"rows": [asdict(r) for r in rows], "help_ms": round(help_ms, 1), "check_s": check_s,
-               "cores": os.cpu_count(), "runs": RUNS, "rss_note": "peak RSS of the build process (ru_maxrss)",
-               "init": init, "detector": accuracy}
+    results = {"rows": [asdict(r) for r in rows], "side_by_side": [asdict(s) for s in sides], "help_ms": round(help_ms, 1),
+               "check_s": check_s, "cores": os.cpu_count(), "runs": RUNS,
+               "rss_note": "peak RSS of each process (VmHWM)", "init": init, "detector": accuracy}
     Path("bench-results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print("wrote bench-results.json")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +146,14 @@ def toml_string(text: str) -> str:
         else:
             escaped.append(char)
     return '"' + "".join(escaped) + '"'
+
+
+# A fresh interpreter in which the optional codecs cannot be imported (a None in sys.modules makes `import` fail):
+# what a build does on a machine where pip could not install them.
+_WITHOUT_CODECS = ("import sys; sys.modules['zlib_ng'] = None; sys.modules['simplejpeg'] = None; "
+                   "from kohya_prep.cli import main; sys.argv[0] = 'kohya-prep'; main()")
+
+
+def run_without_fast_codecs(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess without zlib-ng and simplejpeg."""
+    return subprocess.run([sys.executable, "-c", _WITHOUT_CODECS, *args], capture_output=True, text=True, check=False)

@@ -1,6 +1,6 @@
-"""The demo both ways: letterbox byte-identical to the build before `fit` existed, and `fit = "bucket"` with every
-image in sd-scripts' bucket list, padded only where its source had no room, and placed there by check and
-train-config alike."""
+"""The demo both ways: letterbox with the pixels of the build before `fit` existed (its bytes without zlib-ng; enlarged
+crops within 1 level of its 8-bit Lanczos), and `fit = "bucket"` with every image in sd-scripts' bucket list, padded
+only where its source had no room, and placed there by check and train-config alike."""
 
 from __future__ import annotations
 
@@ -12,19 +12,27 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from kohya_prep.build.geometry import letterbox
+from kohya_prep.build.pixels import decode
 from kohya_prep.build.plan import RENDERER_VERSION
 from kohya_prep.cli import cli
 from kohya_prep.sdscripts.buckets import make_bucket_resolutions
+from kohya_prep.spec import load_spec
+from tests.helpers import run_without_fast_codecs
 
 DATASET = Path(__file__).resolve().parent.parent / "dataset"
 # sha256 over "<relpath>\0<sha256 of the file>\n" of every file under train/ and reg/, sorted, from `make dataset`
-# at commit c04f4ef (before fit and mask existed): 23 PNGs and 23 captions.
+# at commit c04f4ef (before fit and mask existed): 23 PNGs and 23 captions, each file's own hashes in the fixture
+# (for a PNG also the hash of its decoded pixels). Those PNGs were written by OpenCV's libpng (SUB filter, level 1,
+# RLE), which a build still uses where zlib-ng is not installed, and enlarged with OpenCV's 8-bit Lanczos-4.
 LETTERBOX_DEMO_SHA256 = "cfc87608fa5c48b6801ee3023483770ff2101ad4a05472aa1ae51350fa28e0f0"
+BEFORE_FIT = json.loads((Path(__file__).parent / "fixtures" / "letterbox-demo-c04f4ef.json").read_text(encoding="utf-8"))
 BUCKETS_512 = make_bucket_resolutions((512, 512), 256, 1024, 64)  # checked by hand in test_sdscripts_buckets.py
 SUBSET = "10_mirakp girl"
 
@@ -52,19 +60,88 @@ def _tree_digest(root: Path) -> tuple[int, str]:
             for name in files:
                 path = Path(folder) / name
                 items.append((path.relative_to(root).as_posix(), hashlib.sha256(path.read_bytes()).hexdigest()))
+    return len(items), _digest(items)
+
+
+def _digest(items: list[tuple[str, str]]) -> str:
     digest = hashlib.sha256()
     for relpath, sha in sorted(items):
         digest.update(f"{relpath}\0{sha}\n".encode())
-    return len(items), digest.hexdigest()
+    return digest.hexdigest()
 
 
-def test_letterbox_demo_is_byte_identical_to_the_build_before_fit_existed(tmp_path: Path) -> None:
-    data = _build(_demo(tmp_path))
-    assert _tree_digest(tmp_path / "demo") == (46, LETTERBOX_DEMO_SHA256)
+def _pixels(path: Path) -> tuple[np.ndarray, str]:
+    with Image.open(path) as img:
+        array = np.asarray(img)
+        return array, hashlib.sha256(f"{img.mode} {array.shape}".encode() + array.tobytes()).hexdigest()
+
+
+def _enlarged(spec: Path) -> dict[str, np.ndarray]:
+    """The demo's enlarged crops (and flips) as the renderer before them drew them: OpenCV's 8-bit Lanczos-4."""
+    loaded = load_spec(spec)
+    found = {}
+    for crop in loaded.crops:
+        box = crop.box
+        if crop.status != "approved" or max(box.width, box.height) >= loaded.resolution:
+            continue
+        region = decode(loaded.sources[crop.source].path, loaded.background).pixels[box.top:box.bottom, box.left:box.right]
+        fit = letterbox(box.width, box.height, loaded.resolution)
+        scaled = cv2.resize(region, (fit.scaled_width, fit.scaled_height), interpolation=cv2.INTER_LANCZOS4)
+        image = cv2.copyMakeBorder(scaled, fit.offset_y, loaded.resolution - fit.scaled_height - fit.offset_y, fit.offset_x,
+                                   loaded.resolution - fit.scaled_width - fit.offset_x, cv2.BORDER_CONSTANT,
+                                   value=list(loaded.background))
+        found[f"train/{SUBSET}/{crop.name}.png"] = image
+        if crop.flip:
+            found[f"train/{SUBSET}/{crop.name}-flip.png"] = image[:, ::-1]
+    return found
+
+
+def test_the_stored_demo_is_the_build_before_fit_existed() -> None:
+    files = BEFORE_FIT["files"]
+    assert len(files) == 46
+    assert _digest([(relpath, entry["sha256"]) for relpath, entry in files.items()]) == LETTERBOX_DEMO_SHA256
+
+
+def _compare_with_before(root: Path, spec: Path, compare_bytes: bool) -> list[str]:
+    """Every file of a new letterbox demo against the build before fit: the same pixels (the same bytes when asked)
+    where crops shrink; where they are enlarged, within 1 level on a few pixels of the 8-bit Lanczos they had."""
+    enlarged = _enlarged(spec)
+    differing = []
+    for relpath, entry in BEFORE_FIT["files"].items():
+        path = root / relpath
+        if relpath.endswith(".txt") or (compare_bytes and relpath not in enlarged):
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], relpath
+            continue
+        pixels, pixels_sha = _pixels(path)
+        if relpath not in enlarged:
+            assert pixels_sha == entry["pixels_sha256"], relpath
+            continue
+        before = enlarged[relpath]
+        assert hashlib.sha256(f"RGB {before.shape}".encode() + np.ascontiguousarray(before).tobytes()).hexdigest() \
+            == entry["pixels_sha256"], relpath  # the reference above is the old renderer
+        change = np.abs(pixels.astype(int) - before.astype(int))
+        assert change.max() <= 1 and (change > 0).mean() < 0.03, relpath
+        differing.append(relpath)
+    return differing
+
+
+def test_letterbox_demo_keeps_the_pixels_of_the_build_before_fit_existed(tmp_path: Path) -> None:
+    spec = _demo(tmp_path)
+    data = _build(spec)
+    enlarged = _compare_with_before(tmp_path / "demo", spec, compare_bytes=False)
+    assert len(enlarged) == 9  # the four faces and turn-b's four views with its one flip
+    assert _tree_digest(tmp_path / "demo") != (46, LETTERBOX_DEMO_SHA256)  # zlib-ng's bytes, not libpng's
     manifest = json.loads((tmp_path / "demo" / "kohya-prep-manifest.json").read_text(encoding="utf-8"))
     assert RENDERER_VERSION == 2 and manifest["renderer"] == 2
     assert all("fit" not in record for record in manifest["files"].values())
     assert data["padding_share"] > 0.5  # two thirds of a full-body letterbox is padding
+
+
+def test_letterbox_demo_without_zlib_ng_keeps_the_bytes_of_the_build_before_fit_existed(tmp_path: Path) -> None:
+    spec = _demo(tmp_path)
+    done = run_without_fast_codecs(["dataset", "build", str(spec)])
+    assert done.returncode == 0, done.stderr
+    assert len(_compare_with_before(tmp_path / "demo", spec, compare_bytes=True)) == 9
 
 
 @pytest.fixture(scope="module")

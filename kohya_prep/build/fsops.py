@@ -68,10 +68,18 @@ def same_entry(a: Path | str, b: Path | str) -> bool:
 
 
 def write_file(path: Path | str, data: bytes) -> None:
-    """Write `data` to a new file; an OSError names the file even when the write itself fails (disk full, EFBIG)."""
+    """Write `data` to a new file; an OSError names the file even when the write itself fails (disk full, EFBIG).
+
+    Three system calls: each releases the GIL, and with several render threads every release hands the GIL to
+    another thread (open() and Path.write_bytes make seven: fstat, ioctl, lseek besides)."""
     try:
-        with open(path, "wb") as handle:
-            handle.write(data)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)  # Windows: no \r\n
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
     except OSError as err:
         if err.filename is None:
             err.filename = os.fspath(path)

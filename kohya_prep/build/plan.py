@@ -51,14 +51,15 @@ class RenderJob:
     fit: FitMode = "letterbox"
     mask: MaskMode = "none"
     bucket: Size | None = None  # fit = "bucket": the output size, sd-scripts' bucket for the box
+    resolution: int = 512  # the square's side (letterbox), or the resolution the bucket was chosen for
 
     @property
     def cut(self) -> tuple[object, ...]:
-        """What a crop and its flip share: one resize serves both."""
-        return (*self.box.as_list(), self.fit, self.mask, self.bucket)
+        """What a crop and its flip share: one resize serves both (each resolution has its own)."""
+        return (*self.box.as_list(), self.fit, self.mask, self.bucket, self.resolution)
 
-    def output_size(self, resolution: int) -> Size:
-        return self.bucket or (resolution, resolution)
+    def output_size(self) -> Size:
+        return self.bucket or (self.resolution, self.resolution)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,14 @@ def render_key(source_hash: str, job: RenderJob, resolution: int, background: tu
     }
     if job.fit != "letterbox" or job.mask != "none":
         material.update(shaper=SHAPER_VERSION, fit=job.fit, mask=job.mask, bucket=list(job.bucket or ()))
+    if enlarges(job):  # enlarged by Lanczos in float32 (pixels.resize): up to 1 level from before, so rendered again
+        material["enlarge"] = "lanczos-f32"
     return digest(json.dumps(material, sort_keys=True).encode())
+
+
+def enlarges(job: RenderJob) -> bool:
+    """Whether the output has more pixels across than the decoded box (a bucket's growth keeps the scale)."""
+    return output_scale(job.box, job.output_size()) > job.scale
 
 
 def bucket_table(spec: DatasetSpec) -> BucketTable:
@@ -149,7 +157,7 @@ def crop_job(crop: CropSpec, flip: bool, scale: float, table: BucketTable) -> Re
     """A crop's render job; a bucket fit gets the bucket sd-scripts' select_bucket picks for the box's aspect ratio
     (the output is written at exactly that size, so sd-scripts puts it there unscaled)."""
     bucket = table.assign((crop.box.width, crop.box.height)).bucket if crop.fit == "bucket" else None
-    return RenderJob(crop.source, crop.box, flip, scale, crop.fit, crop.mask, bucket)
+    return RenderJob(crop.source, crop.box, flip, scale, crop.fit, crop.mask, bucket, table.settings.resolution[0])
 
 
 def reg_stem(filename: str, taken: set[str]) -> str:
@@ -170,8 +178,9 @@ def crop_variants(crop: CropSpec) -> list[tuple[str, bool]]:
 def review_crop(crop: CropSpec, resolution: int, table: BucketTable | None = None) -> tuple[CropRow, list[Notice]]:
     """A crop's row in the summary table and what a person should know before training on it."""
     flags, warnings = [], []
-    job = crop_job(crop, False, 1.0, table) if table is not None else RenderJob(crop.source, crop.box, False)
-    output = job.output_size(resolution)
+    job = (crop_job(crop, False, 1.0, table) if table is not None
+           else RenderJob(crop.source, crop.box, False, resolution=resolution))
+    output = job.output_size()
     if crop.flip:
         flags.append("flip")
         sided = one_sided_features(crop.caption)
@@ -214,7 +223,7 @@ def alpha_warnings(spec: DatasetSpec, crops: list[CropSpec]) -> list[Notice]:
 
 
 def _crop_outputs(spec: DatasetSpec, crop: CropSpec, source_hash: str, scale: float, table: BucketTable) -> list[OutputFile]:
-    folder = f"train/{spec.subset_dir}"
+    folder = f"{spec.tree_prefix}train/{spec.subset_dir}"
     caption = normalize_caption(crop.caption, spec.trigger)
     outputs = []
     for stem, flip in crop_variants(crop):
@@ -230,18 +239,26 @@ def _reg_job(spec: DatasetSpec, reg: RegSource, table: BucketTable) -> RenderJob
     """A reg image whole, shaped by the dataset's fit and mask."""
     box = Box(0, 0, reg.size[0], reg.size[1])
     bucket = table.assign(reg.size).bucket if spec.fit == "bucket" else None
-    if not reg.jpeg:
-        scale = 1.0
-    elif bucket is None:
-        scale = jpeg_decode_scale([box], spec.resolution)
-    else:
-        scale = jpeg_decode_scale_for([output_scale(box, bucket)])
-    return RenderJob(reg.id, box, False, scale, spec.fit, spec.mask, bucket)
+    scale = _reg_scale(spec, box) if reg.jpeg else 1.0
+    return RenderJob(reg.id, box, False, scale, spec.fit, spec.mask, bucket, spec.resolution)
+
+
+def _reg_scale(spec: DatasetSpec, box: Box) -> float:
+    """A JPEG reg image's decode scale: one decode serves every resolution, so the largest output decides."""
+    if spec.fit != "bucket":
+        return max(jpeg_decode_scale([box], view.resolution) for view in _views(spec))
+    buckets = [bucket_table(view).assign((box.width, box.height)).bucket for view in _views(spec)]
+    return max(jpeg_decode_scale_for([output_scale(box, bucket)]) for bucket in buckets)
+
+
+def _views(spec: DatasetSpec) -> list[DatasetSpec]:
+    """The spec at each of its resolutions (one for a single size)."""
+    return [spec.at(resolution) for resolution in spec.every_resolution]
 
 
 def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes: dict[str, str],
                  table: BucketTable) -> list[OutputFile]:
-    folder = f"reg/{spec.reg.subset_dir}"
+    folder = f"{spec.tree_prefix}reg/{spec.reg.subset_dir}"
     text = " ".join(spec.reg.class_tokens.split())
     outputs = []
     for reg in reg_sources:
@@ -253,27 +270,31 @@ def _reg_outputs(spec: DatasetSpec, reg_sources: list[RegSource], source_hashes:
 
 
 def decode_scales(spec: DatasetSpec, crops: list[CropSpec], table: BucketTable | None = None) -> dict[str, float]:
-    """One decode scale per source, from all the crops built from it.
+    """One decode scale per source, from all the crops built from it, at every resolution (one decode serves all:
+    the largest output decides).
 
     It depends on the spec alone, never on which outputs a rebuild happens to render, so a full build
     and an incremental one decode alike; it is part of each image's key, so a change re-renders its crops.
     A bucket output can be larger than the square, so its bucket decides how much of the source it needs.
     """
-    table = table or bucket_table(spec)
+    views = _views(spec)
+    tables = [table or bucket_table(views[0])] + [bucket_table(view) for view in views[1:]]
     by_source: dict[str, list[CropSpec]] = {}
     for crop in crops:
         by_source.setdefault(crop.source, []).append(crop)
     scales = {}
     for sid, source in spec.sources.items():
         own = by_source.get(sid, [])
-        if not source.jpeg:
-            scales[sid] = 1.0
-        elif all(crop.fit == "letterbox" for crop in own):
-            scales[sid] = jpeg_decode_scale([crop.box for crop in own], spec.resolution)
-        else:
-            sizes = [crop_job(crop, False, 1.0, table).output_size(spec.resolution) for crop in own]
-            scales[sid] = jpeg_decode_scale_for([output_scale(c.box, size) for c, size in zip(own, sizes, strict=True)])
+        scales[sid] = max(_source_scale(own, view.resolution, t) for view, t in zip(views, tables, strict=True)) \
+            if source.jpeg else 1.0
     return scales
+
+
+def _source_scale(crops: list[CropSpec], resolution: int, table: BucketTable) -> float:
+    if all(crop.fit == "letterbox" for crop in crops):
+        return jpeg_decode_scale([crop.box for crop in crops], resolution)
+    sizes = [crop_job(crop, False, 1.0, table).output_size() for crop in crops]
+    return jpeg_decode_scale_for([output_scale(c.box, size) for c, size in zip(crops, sizes, strict=True)])
 
 
 def included_crops(spec: DatasetSpec, include_speculative: bool = False) -> list[CropSpec]:
@@ -283,24 +304,27 @@ def included_crops(spec: DatasetSpec, include_speculative: bool = False) -> list
 
 def make_plan(spec: DatasetSpec, source_hashes: dict[str, str], reg_sources: list[RegSource],
               include_speculative: bool = False) -> BuildPlan:
-    """The files a final build writes: approved crops (and speculative ones if asked), their flips, reg images."""
+    """The files a final build writes: approved crops (and speculative ones if asked), their flips, reg images; at
+    every resolution of the spec. The rows are the first resolution's; warnings are said once."""
     included = included_crops(spec, include_speculative)
     chosen = {crop.name for crop in included}
-    table = bucket_table(spec)
-    scales = decode_scales(spec, included, table)
+    scales = decode_scales(spec, included)
     outputs: list[OutputFile] = []
     rows: list[CropRow] = []
     warnings: list[Notice] = []
-    for crop in included:
-        outputs += _crop_outputs(spec, crop, source_hashes[crop.source], scales[crop.source], table)
-        row, crop_warnings = review_crop(crop, spec.resolution, table)
-        rows.append(row)
-        warnings += crop_warnings
+    for view in _views(spec):
+        table = bucket_table(view)
+        for crop in included:
+            outputs += _crop_outputs(view, crop, source_hashes[crop.source], scales[crop.source], table)
+            row, crop_warnings = review_crop(crop, view.resolution, table)
+            rows += [row] if view.resolution == spec.resolution else []
+            warnings += [w for w in crop_warnings if w not in warnings]
+        outputs += _reg_outputs(view, reg_sources, source_hashes, table)
     warnings += alpha_warnings(spec, included)
-    outputs += _reg_outputs(spec, reg_sources, source_hashes, table)
     return BuildPlan(
         outputs=tuple(outputs),
-        dirs=(f"train/{spec.subset_dir}", f"reg/{spec.reg.subset_dir}"),
+        dirs=tuple(d for view in _views(spec) for d in (f"{view.tree_prefix}train/{spec.subset_dir}",
+                                                         f"{view.tree_prefix}reg/{spec.reg.subset_dir}")),
         rows=tuple(rows),
         skipped=tuple((c.name, c.status) for c in spec.crops if c.name not in chosen),
         warnings=tuple(warnings),

@@ -1,13 +1,16 @@
 """The render stage: image outputs into a folder, each source decoded once, boxes spread over worker threads.
 
 Decoding, resizing and encoding release the GIL, so threads keep both cores busy while one decoded source
-serves every crop cut from it.
+serves every crop cut from it (at every resolution). Each thread takes its next task from one schedule
+(decode ahead, else cut); the calling thread writes the captions meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +66,12 @@ def _render_cut(decoded: Any, outputs: Cut, spec: DatasetSpec, folder: Path) -> 
     from kohya_prep.build.pixels import encode_png, mirror
 
     assert outputs[0].job is not None
-    canvas, fit = render_job(decoded, outputs[0].job, spec.resolution, spec.background)
+    canvas, fit = render_job(decoded, outputs[0].job, outputs[0].job.resolution, spec.background)
     written = []
     for output in outputs:
         assert output.job is not None
         data = encode_png(mirror(canvas) if output.job.flip else canvas, spec.png)
-        write_file(folder / output.relpath, data)
+        write_file(os.path.join(folder, output.relpath), data)
         shaped = fit.mirrored() if fit is not None and output.job.flip else fit
         written.append((output.relpath, (digest(data), len(data), shaped)))
     return written
@@ -87,18 +90,31 @@ def _decode(spec: DatasetSpec, source_id: str, scale: float, reg_sources: dict[s
         ) from None
 
 
+def write_captions(outputs: Sequence[OutputFile], folder: Path) -> dict[str, Written]:
+    """Caption files into `folder`: relpath -> (sha256, size, None)."""
+    written: dict[str, Written] = {}
+    for output in outputs:
+        data = (output.text or "").encode("utf-8") + b"\n"
+        write_file(os.path.join(folder, output.relpath), data)
+        written[output.relpath] = (digest(data), len(data), None)
+    return written
+
+
 def render_all(spec: DatasetSpec, outputs: list[OutputFile], folder: Path, reg_sources: dict[str, RegSource],
                jobs: int, progress: Progress | None, on_decoded: Callable[[str, Any], None] | None = None,
-               ) -> dict[str, Written]:
-    """Render image outputs into `folder`; relpath -> (sha256, size, bucket fit) of each file written.
+               captions: Sequence[OutputFile] = ()) -> dict[str, Written]:
+    """Render image outputs (and write `captions`) into `folder`; relpath -> (sha256, size, bucket fit) of each file.
 
     At most jobs + 1 decoded sources are held at once, so memory stays bounded with many large sources.
     `on_decoded(source_id, decoded)` sees each decoded source once (the preview draws its overlays there).
+    With several workers the captions are written while the images render, so no core waits on that I/O.
     """
     grouped = _cuts(outputs)
     if jobs <= 1:
-        return _render_sequential(spec, grouped, folder, reg_sources, progress, on_decoded, len(outputs))
-    return _render_threaded(spec, grouped, folder, reg_sources, jobs, progress, on_decoded, len(outputs))
+        results = write_captions(captions, folder)
+        results.update(_render_sequential(spec, grouped, folder, reg_sources, progress, on_decoded, len(outputs)))
+        return results
+    return _render_threaded(spec, grouped, folder, reg_sources, jobs, progress, on_decoded, len(outputs), captions)
 
 
 def _render_sequential(spec: DatasetSpec, grouped: dict[str, dict[CutKey, Cut]], folder: Path,
@@ -116,42 +132,108 @@ def _render_sequential(spec: DatasetSpec, grouped: dict[str, dict[CutKey, Cut]],
     return results
 
 
+class _Schedule:
+    """The render threads' work: decode the next source while fewer than `alive` decoded sources are held (so a
+    decoded source is ready when the cuts of the last run out), else cut the next box of a decoded source. Each
+    thread takes its next task here, under one lock; no thread waits on another's futures."""
+
+    def __init__(self, grouped: dict[str, dict[CutKey, Cut]], alive: int) -> None:
+        self.ready = threading.Condition()
+        self.decodes = deque(grouped)
+        self.grouped = grouped
+        self.cuts: deque[tuple[str, Any, Cut]] = deque()
+        self.left: dict[str, int] = {}  # cuts of a held source not finished yet
+        self.alive = alive
+        self.failure: BaseException | None = None
+        self.results: dict[str, Written] = {}
+        self.running = 0  # render threads that have not returned
+
+    def take(self) -> tuple[str, Any, Cut | None] | None:
+        """The next task: (source, None, None) to decode, (source, decoded, cut) to cut; None when done or failed."""
+        with self.ready:
+            while self.failure is None:
+                if self.decodes and len(self.left) < self.alive:
+                    source_id = self.decodes.popleft()
+                    self.left[source_id] = len(self.grouped[source_id])
+                    return source_id, None, None
+                if self.cuts:
+                    return self.cuts.popleft()
+                if not self.decodes and not self.left:
+                    return None
+                self.ready.wait()
+            return None
+
+    def decoded(self, source_id: str, decoded: Any) -> None:
+        with self.ready:
+            self.cuts.extend((source_id, decoded, cut) for cut in self.grouped[source_id].values())
+            self._settle(source_id, 0)
+
+    def cut_done(self, source_id: str, written: list[tuple[str, Written]], progress: Progress | None, total: int) -> None:
+        with self.ready:
+            self.results.update(written)
+            self._settle(source_id, 1)
+            if progress:
+                progress(len(self.results), total)
+
+    def _settle(self, source_id: str, finished: int) -> None:
+        self.left[source_id] -= finished
+        if self.left[source_id] == 0:
+            del self.left[source_id]  # its pixels are released with the last cut
+        self.ready.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        with self.ready:
+            self.failure = self.failure or error
+            self.ready.notify_all()
+
+    def worker_done(self) -> None:
+        with self.ready:
+            self.running -= 1
+            self.ready.notify_all()
+
+    def wait_for_workers(self) -> None:
+        """Until every render thread has returned. Not Thread.join: a Ctrl-C that interrupts a join marks the thread
+        stopped while it still runs (CPython's bpo-45274 repair), and its last image would land after the cleanup."""
+        with self.ready:
+            while self.running:
+                self.ready.wait(0.2)  # timed, so a Ctrl-C reaches this thread at once
+
+
+def _work(schedule: _Schedule, spec: DatasetSpec, folder: Path, reg_sources: dict[str, RegSource],
+          progress: Progress | None, on_decoded: Callable[[str, Any], None] | None, total: int) -> None:
+    try:
+        while (task := schedule.take()) is not None:
+            source_id, decoded, cut = task
+            if cut is None:
+                by_box = schedule.grouped[source_id]
+                decoded = _decode(spec, source_id, _source_scale(by_box), reg_sources, _keeps_alpha(by_box))
+                if on_decoded:
+                    on_decoded(source_id, decoded)
+                schedule.decoded(source_id, decoded)
+            else:
+                schedule.cut_done(source_id, _render_cut(decoded, cut, spec, folder), progress, total)
+    except BaseException as err:  # the first failure stops every thread; the caller raises it
+        schedule.fail(err)
+    finally:
+        schedule.worker_done()
+
+
 def _render_threaded(spec: DatasetSpec, grouped: dict[str, dict[CutKey, Cut]], folder: Path,
                      reg_sources: dict[str, RegSource], jobs: int, progress: Progress | None,
-                     on_decoded: Callable[[str, Any], None] | None, total: int) -> dict[str, Written]:
-    results: dict[str, Written] = {}
-    pending = list(grouped.items())
-    remaining: dict[str, int] = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        in_flight: dict[Future[Any], tuple[str, str]] = {}
-        decoded_alive = 0
-        try:
-            while pending or in_flight:
-                while pending and decoded_alive <= jobs:
-                    source_id, by_box = pending.pop(0)
-                    in_flight[pool.submit(_decode, spec, source_id, _source_scale(by_box), reg_sources,
-                                          _keeps_alpha(by_box))] = ("decode", source_id)
-                    decoded_alive += 1
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    kind, source_id = in_flight.pop(future)
-                    if kind == "decode":
-                        decoded = future.result()
-                        if on_decoded:
-                            on_decoded(source_id, decoded)
-                        cuts = list(grouped[source_id].values())
-                        remaining[source_id] = len(cuts)
-                        for cut in cuts:
-                            in_flight[pool.submit(_render_cut, decoded, cut, spec, folder)] = ("cut", source_id)
-                        continue
-                    results.update(future.result())
-                    remaining[source_id] -= 1
-                    if remaining[source_id] == 0:
-                        decoded_alive -= 1
-                    if progress:
-                        progress(len(results), total)
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
-    return results
+                     on_decoded: Callable[[str, Any], None] | None, total: int,
+                     captions: Sequence[OutputFile]) -> dict[str, Written]:
+    schedule = _Schedule(grouped, jobs + 1)
+    schedule.running = jobs
+    for n in range(jobs):
+        threading.Thread(target=_work, args=(schedule, spec, folder, reg_sources, progress, on_decoded, total),
+                         name=f"kohya-prep-render-{n}", daemon=True).start()
+    try:
+        written = write_captions(captions, folder)  # this thread's share: small files while the images render
+        schedule.wait_for_workers()
+    except BaseException as err:  # Ctrl-C or a failed caption: every thread stops after its current image
+        schedule.fail(err)
+        schedule.wait_for_workers()
+        raise
+    if schedule.failure is not None:
+        raise schedule.failure
+    return {**written, **schedule.results}

@@ -28,14 +28,16 @@ def subset_counts(result: BuildResult) -> list[dict[str, Any]]:
     """What sd-scripts will see per subset folder: images, captions, repeats, samples per epoch."""
     spec, plan = result.spec, result.plan
     subsets = []
-    for folder, repeats, is_reg in ((f"train/{spec.subset_dir}", spec.num_repeats, False),
-                                    (f"reg/{spec.reg.subset_dir}", spec.reg.num_repeats, True)):
-        images = len(plan.images_in(folder))
-        captions = sum(1 for o in plan.outputs if o.kind == "caption" and o.folder == folder)
-        subsets.append({
-            "folder": folder, "path": str(spec.root / folder), "is_reg": is_reg, "images": images,
-            "captions": captions, "num_repeats": repeats, "samples_per_epoch": images * repeats,
-        })
+    for view in (spec.at(resolution) for resolution in spec.every_resolution):
+        for folder, repeats, is_reg in ((f"{view.tree_prefix}train/{spec.subset_dir}", spec.num_repeats, False),
+                                        (f"{view.tree_prefix}reg/{spec.reg.subset_dir}", spec.reg.num_repeats, True)):
+            images = len(plan.images_in(folder))
+            captions = sum(1 for o in plan.outputs if o.kind == "caption" and o.folder == folder)
+            subsets.append({
+                "folder": folder, "path": str(spec.root / folder), "is_reg": is_reg, "images": images,
+                "captions": captions, "num_repeats": repeats, "samples_per_epoch": images * repeats,
+                "resolution": view.resolution,
+            })
     return subsets
 
 
@@ -77,7 +79,7 @@ def fit_text(row: CropRow, fit: FitOutcome | None) -> str:
 
 def _crop_fits(result: BuildResult) -> dict[str, FitOutcome]:
     """Each crop's fit, from its unflipped image."""
-    folder = f"train/{result.spec.subset_dir}"
+    folder = f"{result.spec.tree_prefix}train/{result.spec.subset_dir}"
     return {row.name: result.fits[f"{folder}/{row.files[0]}"] for row in result.plan.rows
             if f"{folder}/{row.files[0]}" in result.fits}
 
@@ -88,8 +90,8 @@ def bucket_counts(result: BuildResult) -> list[dict[str, Any]]:
     counts: dict[tuple[int, int], list[int]] = {}
     for output in plan.images:
         assert output.job is not None
-        size = output.job.output_size(spec.resolution)
-        is_reg = output.folder.startswith("reg/")
+        size = output.job.output_size()
+        is_reg = output.owner.startswith("reg/")  # a reg image's id; crop names hold no '/'
         row = counts.setdefault(size, [0, 0, 0])
         row[1 if is_reg else 0] += 1
         row[2] += spec.reg.num_repeats if is_reg else spec.num_repeats
@@ -114,6 +116,8 @@ def build_data(result: BuildResult) -> dict[str, Any]:
         "root": str(spec.root),
         "train_data_dir": str(spec.train_data_dir),
         "reg_data_dir": str(spec.reg_data_dir),
+        "resolutions": [{"resolution": r, "train_data_dir": str(spec.at(r).train_data_dir),
+                         "reg_data_dir": str(spec.at(r).reg_data_dir)} for r in spec.every_resolution],
         "caption_extension": ".txt",
         "up_to_date": result.up_to_date,
         "manifest_only": result.manifest_only,
@@ -185,19 +189,29 @@ def _bucket_lines(result: BuildResult) -> list[str]:
 
 
 def _sd_scripts_view(result: BuildResult) -> list[str]:
-    spec = result.spec
     lines = ["sd-scripts will see (caption_extension = \".txt\"):"]
+    for resolution in result.spec.every_resolution:
+        lines += _resolution_view(result, resolution)
+    return lines
+
+
+def _resolution_view(result: BuildResult, resolution: int) -> list[str]:
+    """One resolution's train_data_dir and reg_data_dir with their subsets (a spec with several: a heading each)."""
+    spec = result.spec.at(resolution)
+    several = len(result.spec.every_resolution) > 1
+    lines = [f"  at {resolution}:"] if several else []
+    indent = "  " if several else ""
     for label, directory, is_reg in (("train_data_dir", spec.train_data_dir, False), ("reg_data_dir", spec.reg_data_dir, True)):
-        lines.append(f"  {label:<15} {_rel(directory)}")
-        for subset in (s for s in subset_counts(result) if s["is_reg"] == is_reg):
-            name = subset["folder"].split("/", 1)[1]
+        lines.append(f"{indent}  {label:<15} {_rel(directory)}")
+        for subset in (s for s in subset_counts(result) if s["is_reg"] == is_reg and s["resolution"] == resolution):
+            name = subset["folder"].rsplit("/", 1)[1]
             if subset["images"] == 0:
-                lines.append(f"    {name:<22} " + ("empty: no reg images (add [reg] dir = '...' to the spec to use some)"
+                lines.append(f"{indent}    {name:<22} " + ("empty: no reg images (add [reg] dir = '...' to the spec to use some)"
                              if is_reg else "empty: every crop is left out; approve some (status = 'approved') "
                              "or pass --include-speculative, or sd-scripts stops with 'No data found'"))
                 continue
             lines.append(
-                f"    {name:<22} {subset['images']} images, {subset['captions']} captions"
+                f"{indent}    {name:<22} {subset['images']} images, {subset['captions']} captions"
                 f" x {subset['num_repeats']} repeats = {subset['samples_per_epoch']} samples per epoch"
             )
     return lines

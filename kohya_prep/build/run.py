@@ -9,17 +9,17 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kohya_prep.build.fsops import build_lock, write_file
+from kohya_prep.build.fsops import build_lock
 from kohya_prep.build.geometry import FitOutcome, letterbox_outcome
 from kohya_prep.build.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
-from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, digest, make_plan
+from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, make_plan
 from kohya_prep.build.render import Progress, render_all
 from kohya_prep.build.sources import check_sources_outside, hash_file, list_reg_sources, source_records
 from kohya_prep.build.stage import TreePaths, clear_leftovers, open_root, refuse_foreign_places, staged_tree
-from kohya_prep.build.tree import Decision, decide, join
+from kohya_prep.build.tree import Decision, decide, join, owned_tops
 from kohya_prep.errors import BuildError
 from kohya_prep.output import Notice
 from kohya_prep.spec import DatasetSpec
@@ -72,7 +72,7 @@ class _Run:
     sources: dict[str, SourceRecord] = field(default_factory=dict)
 
 
-OWNED_DIRS = ("train", "reg")  # with the manifest, all a build owns in the dataset folder; the rest is the user's
+OWNED_DIRS = ("train", "reg")  # a one-size build's folders; with the manifest (and tree.owned_tops) all a build owns
 
 
 def build_dataset(spec: DatasetSpec, options: BuildOptions | None = None) -> BuildResult:
@@ -98,6 +98,7 @@ def _build(spec: DatasetSpec, options: BuildOptions, started: float) -> BuildRes
     reg_list = list_reg_sources(spec)
     run = _Run(spec, options, paths, {r.id: r for r in reg_list}, source_records(spec, reg_list, previous, options.verify))
     plan = make_plan(spec, {k: v.sha256 for k, v in run.sources.items()}, reg_list, options.include_speculative)
+    run.paths = paths = replace(paths, dirs=owned_tops(plan, previous))
     refuse_foreign_places(paths, [o.relpath for o in plan.outputs], plan.dirs)
     decision = decide(plan, paths.live, previous, options.verify)
     dirs_present = all((paths.live / d).is_dir() for d in plan.dirs)
@@ -127,7 +128,7 @@ def image_fits(plan: BuildPlan, records: dict[str, FileRecord], resolution: int)
         assert output.job is not None
         record = records.get(output.relpath)
         if output.job.bucket is None:
-            fits[output.relpath] = letterbox_outcome(output.job.box, resolution)
+            fits[output.relpath] = letterbox_outcome(output.job.box, output.job.resolution)
         elif record is not None and record.fit is not None:
             fits[output.relpath] = FitOutcome.from_data(record.fit)
     return fits
@@ -159,20 +160,24 @@ def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision,
     """Build the complete new tree beside the live one and swap it in; notices for what was set aside, and the
     record of every file."""
     ours = [*(o.relpath for o in plan.outputs), MANIFEST_NAME]
-    with staged_tree(run.paths, ours, decision.carried, drop=drop, dirs=plan.dirs) as staged:
+    gone = [top for top in run.paths.dirs if not any(d.split("/")[0] == top for d in plan.dirs)]  # a size dropped
+    with staged_tree(run.paths, ours, decision.carried, drop=drop, dirs=(*plan.dirs, *gone)) as staged:
         new = staged.folder
         records = dict(decision.reuse)
-        for output in decision.write_text:
-            data = (output.text or "").encode("utf-8") + b"\n"
-            write_file(new / output.relpath, data)
-            records[output.relpath] = _record(new, output, digest(data), len(data))
         rendered = render_all(run.spec, list(decision.render), new, run.reg_sources, run.options.workers,
-                              run.options.progress)
-        by_path = {o.relpath: o for o in decision.render}
+                              run.options.progress, captions=decision.write_text)  # captions written meanwhile
+        by_path = {o.relpath: o for o in (*decision.render, *decision.write_text)}
         for relpath, (sha, size, fit) in rendered.items():
             records[relpath] = _record(new, by_path[relpath], sha, size, fit)
         write_manifest(new / MANIFEST_NAME, _manifest(run.spec, run.sources, records, plan))
+    for top in gone:  # staged empty so that the swap parks the old one; kept only when the user's files are in it
+        _remove_if_empty(run.paths.root / top)
     return ([Notice("kept-aside", staged.kept)] if staged.kept else []), records
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty: the user's files, carried over, keep it
+        os.rmdir(folder)
 
 
 def _record(tree: Path, output: OutputFile, sha: str, size: int, fit: FitOutcome | None = None) -> FileRecord:

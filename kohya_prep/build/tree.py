@@ -130,6 +130,15 @@ def decide(plan: BuildPlan, root: Path, previous: Manifest | None, verify: bool)
     return _sort_unowned(root, plan, old_files, decision, previous) if root.is_dir() else decision
 
 
+def owned_tops(plan: BuildPlan, previous: Manifest | None) -> tuple[str, ...]:
+    """The dataset folder's entries a build owns: the top folders of the plan and of the last build (train/ and
+    reg/, or one <size>px/ per resolution), so a size dropped from the spec goes with the next build."""
+    tops = {d.split("/")[0] for d in plan.dirs}
+    if previous is not None:
+        tops |= {r.split("/")[0] for r in (*previous.dirs, *previous.files) if "/" in r}
+    return tuple(sorted(tops))
+
+
 def _ours_dirs(plan: BuildPlan, old_files: dict[str, FileRecord], previous: Manifest | None) -> set[str]:
     """Folders kohya-prep made: those of the plan and of the last build, with their parents."""
     made = {*plan.dirs, *(previous.dirs if previous else ()), *(o.folder for o in plan.outputs),
@@ -142,7 +151,7 @@ def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord],
     """Entries of train/ and reg/ that are not in the manifest: stale sd-scripts caches, the user's files and
     folders. The rest of the dataset folder is not looked at: it is not ours and stays as it is."""
     planned = {o.relpath for o in plan.outputs}
-    tops = tuple(sorted({folder.split("/")[0] for folder in plan.dirs}))
+    tops = owned_tops(plan, previous)
     changed = {o.relpath for o in decision.render} | set(decision.removed)
     changed_stems: dict[str, set[str]] = {}
     for path in (PurePosixPath(p) for p in changed if p.endswith(".png")):

@@ -104,6 +104,8 @@ def _from_spec(path: Path, options: CheckOptions) -> CheckInputs:
     from kohya_prep.spec import load_spec
 
     spec = load_spec(path)
+    if isinstance(options.resolution, int):  # resolution = [512, 1024]: --resolution picks which tree is checked
+        spec = spec.at(spec.nearest_resolution(options.resolution))
     if not is_dir(spec.train_data_dir):
         raise CheckError(f"{spec.train_data_dir} does not exist yet; run `kohya-prep dataset build {path}` first.")
     roots = [list_root(spec.train_data_dir, is_reg=False)]

@@ -41,10 +41,9 @@ def dataset_section(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
     out["trigger"] = name_part(trigger, where, "trigger", problems)
     out["class"] = name_part(text(table.get("class", ""), where, "class", problems), where, "class", problems)
     out["repeats"] = whole_number(table.get("repeats", 10), where, "repeats", problems)
-    resolution = whole_number(table.get("resolution", 512), where, "resolution", problems, minimum=64, maximum=4096)
-    if resolution is not None and (resolution % 64 or resolution > 4096):
-        problems.add(where, f"resolution = {shown(resolution)} must be a multiple of 64 up to 4096; use 512, 768 or 1024")
-    out["resolution"] = resolution
+    resolutions = _resolutions(table.get("resolution", 512), where, problems)
+    resolution = resolutions[0] if resolutions else None
+    out["resolution"], out["resolutions"] = resolution, resolutions
     background = parse_background(table.get("background", "white"))
     if background is None:
         value = table.get("background")
@@ -58,7 +57,37 @@ def dataset_section(data: dict[str, Any], problems: Problems) -> dict[str, Any]:
     out["fit"] = choice(table.get("fit", "letterbox"), where, "fit", FITS, problems)
     out["mask"] = choice(table.get("mask", "none"), where, "mask", MASKS, problems)
     out["buckets"] = _buckets(table, resolution, where, problems)
+    out["resolution_buckets"] = _more_buckets(table, resolutions[1:], where, problems)
     return out
+
+
+def _resolutions(value: Any, where: str, problems: Problems) -> tuple[int, ...]:
+    """resolution = 512, or a list of sizes built from one decode of each source (resolution = [512, 1024])."""
+    values = value if isinstance(value, list) and value else [value]
+    found: list[int] = []
+    for item in values:
+        resolution = whole_number(item, where, "resolution", problems, minimum=64, maximum=4096)
+        if resolution is None:
+            continue
+        if resolution % 64:
+            problems.add(where, f"resolution = {shown(resolution)} must be a multiple of 64 up to 4096; use 512, 768 or 1024")
+        if resolution in found:
+            problems.add(where, f"resolution = {shown(value)} lists {resolution} twice; list each size once")
+        else:
+            found.append(resolution)
+    return tuple(found)
+
+
+def _more_buckets(table: dict[str, Any], resolutions: tuple[int, ...], where: str, problems: Problems) -> dict[int, BucketSpec]:
+    """The bucket settings of each further resolution (its own defaults; a problem said once, not per size)."""
+    found = {}
+    for resolution in resolutions:
+        own = Problems()
+        found[resolution] = _buckets(table, resolution, where, own)
+        for message in own.items:
+            if message not in problems.items:
+                problems.items.append(message)
+    return found
 
 
 def default_bucket_range(resolution: int, step: int) -> tuple[int, int]:

@@ -5,7 +5,7 @@ Everything here is plain data; `kohya_prep.spec.validate` builds it from a TOML 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,6 +145,28 @@ class DatasetSpec:
     fit: FitMode = "letterbox"  # reg images follow it; each crop has its own (this one unless it says otherwise)
     mask: MaskMode = "none"
     buckets: BucketSpec = field(default_factory=BucketSpec)
+    # resolution = [512, 1024]: every size one build writes from one decode of each source, each into its own
+    # <size>px/ folder ('512px' is no subset name sd-scripts would read), with its own bucket settings. () or one
+    # size: `resolution` alone, in the dataset folder itself.
+    resolutions: tuple[int, ...] = ()
+    resolution_buckets: dict[int, BucketSpec] = field(default_factory=dict)
+
+    @property
+    def every_resolution(self) -> tuple[int, ...]:
+        return self.resolutions or (self.resolution,)
+
+    def at(self, resolution: int) -> DatasetSpec:
+        """The spec as a build of one of its resolutions: that size, its folders, its bucket settings."""
+        return replace(self, resolution=resolution, buckets=self.resolution_buckets.get(resolution, self.buckets))
+
+    def nearest_resolution(self, wanted: int) -> int:
+        """The built resolution a run at `wanted` trains on: that one, else the closest (a tie: the larger)."""
+        return min(self.every_resolution, key=lambda r: (abs(r - wanted), -r))
+
+    @property
+    def tree_prefix(self) -> str:
+        """Where this resolution's train/ and reg/ lie in the dataset folder: '' or '1024px/' (posix)."""
+        return f"{self.resolution}px/" if len(self.resolutions) > 1 else ""
 
     @property
     def bucket_settings(self) -> BucketSettings:
@@ -162,12 +184,17 @@ class DatasetSpec:
         return self.path.parent / self.name
 
     @property
+    def data_root(self) -> Path:
+        """The folder holding train/ and reg/ for this resolution (the dataset folder unless it lists several)."""
+        return self.root / self.tree_prefix if self.tree_prefix else self.root
+
+    @property
     def train_data_dir(self) -> Path:
-        return self.root / "train"
+        return self.data_root / "train"
 
     @property
     def reg_data_dir(self) -> Path:
-        return self.root / "reg"
+        return self.data_root / "reg"
 
     @property
     def train_subset_dir(self) -> Path:

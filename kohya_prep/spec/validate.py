@@ -98,6 +98,8 @@ def validate_spec(path: Path, data: dict[str, Any]) -> DatasetSpec:
         mask=cast(MaskMode, dataset["mask"]),
         buckets=dataset["buckets"],
         tags=tags,
+        resolutions=dataset["resolutions"],
+        resolution_buckets={dataset["resolution"]: dataset["buckets"], **dataset["resolution_buckets"]},
     )
 
 

@@ -206,7 +206,8 @@ def _first_line(data: bytes) -> str:
 
 
 def _from_spec(path: Path, request: SourceRequest) -> DatasetSource:
-    spec = load_spec(path)
+    loaded = load_spec(path)
+    spec = loaded.at(loaded.nearest_resolution(request.family_resolution))  # resolution = [512, 1024]: the family's
     if not _has_images(spec.train_subset_dir):
         raise ConfigError(_no_images(spec, path))
     trigger = request.trigger or spec.trigger
