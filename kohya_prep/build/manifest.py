@@ -68,7 +68,20 @@ class Manifest:
             "skipped": self.skipped,
             "dirs": self.dirs,
         }
-        return json.dumps(data, indent=1, sort_keys=False) + "\n"
+        return _lines(data)
+
+
+def _lines(data: dict[str, Any]) -> str:
+    """The manifest's JSON with one source or file a line: readable and diffable, and written by json's C encoder
+    (an indented dump goes through its pure-Python one: 1 s of a 2,000-crop build, holding the GIL)."""
+    fields = []
+    for key, value in data.items():
+        if key in ("sources", "files") and value:
+            records = ",\n".join(f"  {json.dumps(name)}: {json.dumps(record)}" for name, record in value.items())
+            fields.append(f" {json.dumps(key)}: {{\n{records}\n }}")
+        else:
+            fields.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def read_manifest(path: Path) -> Manifest | None:

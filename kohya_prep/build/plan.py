@@ -75,11 +75,13 @@ class OutputFile:
 
     @property
     def stem(self) -> str:
-        return PurePosixPath(self.relpath).stem
+        name = self.relpath.rpartition("/")[2]
+        stem, dot, _ = name.rpartition(".")
+        return stem if dot and stem else name  # PurePosixPath's stem, without building a path per call
 
     @property
     def folder(self) -> str:
-        return str(PurePosixPath(self.relpath).parent)
+        return self.relpath.rpartition("/")[0] or "."  # string work: a report asks this of every file
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ def padding_share(result: BuildResult) -> float | None:
 def build_data(result: BuildResult) -> dict[str, Any]:
     """The command's own fields of a build's --json envelope (errors and warnings come from the envelope)."""
     spec, decision = result.spec, result.decision
+    fits = _crop_fits(result)
     return {
         "dataset": spec.name,
         "root": str(spec.root),
@@ -121,7 +122,7 @@ def build_data(result: BuildResult) -> dict[str, Any]:
         "caption_extension": ".txt",
         "up_to_date": result.up_to_date,
         "manifest_only": result.manifest_only,
-        "crops": [_row(r, _crop_fits(result).get(r.name)) for r in result.plan.rows],
+        "crops": [_row(r, fits.get(r.name)) for r in result.plan.rows],
         "buckets": bucket_counts(result),
         "padding_share": _rounded(padding_share(result)),
         "left_out": [{"crop": name, "status": status} for name, status in result.plan.skipped],

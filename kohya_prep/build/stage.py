@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from kohya_prep.build.fsops import exchange, link_or_copy, same_entry
@@ -164,10 +164,16 @@ def refuse_foreign_places(paths: TreePaths, relpaths: Iterable[str], dirs: Itera
     """
     wanted: dict[str, bool] = {name: True for name in paths.dirs}
     wanted.update({name: False for name in paths.files})
+    base = f"{paths.base}/" if paths.base else ""
     for relpath, is_dir in (*((r, False) for r in relpaths), *((d, True) for d in dirs)):
-        pure = PurePosixPath(paths.base, relpath)
-        wanted.update({str(parent): True for parent in pure.parents if str(parent) != "."})
-        wanted[str(pure)] = wanted.get(str(pure), False) or is_dir
+        place = base + relpath  # posix relpaths (checked by the caller's _relative); their parents are folders
+        parent = place.rpartition("/")[0]
+        while parent and parent not in wanted:
+            wanted[parent] = True
+            parent = parent.rpartition("/")[0]
+        if parent:
+            wanted[parent] = True
+        wanted[place] = wanted.get(place, False) or is_dir
     for place, is_dir in sorted(wanted.items()):
         found = _kind(join(paths.root, place))
         if found is None or found == ("a folder" if is_dir else "a file"):
@@ -208,13 +214,26 @@ def _relative(relpath: str) -> bool:
 
 def check_inside(folder: Path, relpath: str) -> None:
     """The last guard before a write: `relpath` must name a place inside `folder`, or the build stops."""
-    if _relative(relpath):
-        base = os.path.realpath(folder)
-        target = os.path.realpath(join(folder, relpath))
-        if target.startswith(base + os.sep):
-            return
-    raise BuildError(f"kohya-prep refused to write {relpath!r}: it would land outside {folder}; nothing was changed "
-                     "(this is a bug in kohya-prep: please report it with your spec)")
+    check_all_inside(folder, [relpath])
+
+
+def check_all_inside(folder: Path, relpaths: Iterable[str]) -> None:
+    """check_inside for many relpaths: the real path of each parent folder is resolved once, and only a name that
+    is itself a symlink is followed on its own (a build checks every file it writes)."""
+    base = os.path.realpath(folder)
+    parents: dict[str, str] = {}
+    for relpath in relpaths:
+        if _relative(relpath):
+            parent, _, name = relpath.rpartition("/")
+            if parent not in parents:
+                parents[parent] = os.path.realpath(join(folder, parent)) if parent else base
+            target = join(parents[parent], name)
+            if os.path.islink(target):
+                target = os.path.realpath(target)
+            if target.startswith(base + os.sep):
+                continue
+        raise BuildError(f"kohya-prep refused to write {relpath!r}: it would land outside {folder}; nothing was "
+                         "changed (this is a bug in kohya-prep: please report it with your spec)")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -390,8 +409,7 @@ def staged_tree(paths: TreePaths, ours: Iterable[str], carry: Iterable[str], dro
         _write_json(paths.new / PLAN_MARKER, {"base": paths.base, "ours": ours})
         staged.folder.mkdir(exist_ok=True)
         _carry(paths.live, staged.folder, list(carry))
-        for relpath in (*dirs, *ours):
-            check_inside(staged.folder, relpath)
+        check_all_inside(staged.folder, (*dirs, *ours))
         for folder in dirs:
             os.makedirs(staged.folder / folder, exist_ok=True)
         yield staged
