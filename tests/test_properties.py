@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from kohya_prep.cli import cli
 from kohya_prep.errors import SpecError
 from kohya_prep.spec import validate_spec
+from kohya_prep.spec.fields import parse_background
 from kohya_prep.spec.names import path_component_problem, path_part_problem, unsafe_name_reason
 from tests.helpers import figure_image, snapshot, toml_string
 
@@ -34,6 +35,23 @@ VALUES: st.SearchStrategy[Any] = st.one_of(
     WORDS, st.integers(min_value=1, max_value=100), TEXT, st.integers(),
     st.integers(min_value=-(10**300), max_value=10**300), st.floats(), st.booleans(),
     st.lists(st.one_of(TEXT, st.integers(), st.floats()), max_size=4), st.dictionaries(TEXT, TEXT, max_size=2))
+
+
+def _pillow_colour(text: str) -> tuple[int, int, int] | None:
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(text.strip())
+    except ValueError:
+        return None
+    return (rgb[0], rgb[1], rgb[2])
+
+
+@given(st.one_of(st.from_regex(r"\s?#{0,2}[0-9a-fA-FgG]{0,7}\s?", fullmatch=True),
+                 st.sampled_from(["white", "WHITE", "Black", "red", "#abcd", "#", ""]), TEXT))
+def test_background_reads_a_colour_as_pillow_does(text: str) -> None:
+    """The fast path for '#rgb', '#rrggbb', 'white' and 'black' agrees with Pillow's colour parser on any text."""
+    assert parse_background(text) == _pillow_colour(text)
 
 
 def _windows_safe(name: str) -> bool:

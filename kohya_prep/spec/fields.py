@@ -89,12 +89,13 @@ def parse_background(value: Any) -> tuple[int, int, int] | None:
             return (value[0], value[1], value[2])
         return None
     if isinstance(value, str):
-        if value.strip().lower() in ("white", "black"):  # the default and its opposite
-            return (255, 255, 255) if value.strip().lower() == "white" else (0, 0, 0)
-        text = value.strip().lstrip("#")
-        if value.strip().startswith("#") and len(text) in (3, 6) and all(c in "0123456789abcdefABCDEF" for c in text):
-            digits = text if len(text) == 6 else "".join(c * 2 for c in text)  # the common case, without Pillow's
-            return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))  # colour module (35 ms)
+        text = value.strip()
+        if text.lower() in ("white", "black"):  # the default and its opposite, and '#rgb' / '#rrggbb' below,
+            return (255, 255, 255) if text.lower() == "white" else (0, 0, 0)  # without Pillow's colour module (35 ms)
+        digits = text[1:]
+        if text[:1] == "#" and len(digits) in (3, 6) and all(c in "0123456789abcdefABCDEF" for c in digits):
+            digits = digits if len(digits) == 6 else "".join(c * 2 for c in digits)
+            return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
         from PIL import ImageColor
 
         try:
