@@ -516,7 +516,7 @@ def _inode(path: Path) -> int | None:
 def _carry(live: Path, new: Path, relpaths: list[str]) -> None:
     """Hard-link live entries into the new tree and re-create folders (with their mode and times); an entry that
     vanished since it was listed is gone and is not carried."""
-    folders = []
+    folders, made = [], set()
     for relpath in relpaths:
         source, target = join(live, relpath), join(new, relpath)
         try:
@@ -527,7 +527,10 @@ def _carry(live: Path, new: Path, relpaths: list[str]) -> None:
             os.makedirs(target, exist_ok=True)
             folders.append(relpath)
             continue
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        parent = os.path.dirname(target)
+        if parent not in made:  # thousands of files share a few folders
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
         try:
             link_or_copy(source, target)
         except FileNotFoundError:

@@ -142,8 +142,13 @@ def owned_tops(plan: BuildPlan, previous: Manifest | None) -> tuple[str, ...]:
 def _ours_dirs(plan: BuildPlan, old_files: dict[str, FileRecord], previous: Manifest | None) -> set[str]:
     """Folders kohya-prep made: those of the plan and of the last build, with their parents."""
     made = {*plan.dirs, *(previous.dirs if previous else ()), *(o.folder for o in plan.outputs),
-            *(str(PurePosixPath(r).parent) for r in old_files)}
-    return {str(parent) for folder in made for parent in (PurePosixPath(folder), *PurePosixPath(folder).parents)}
+            *(r.rpartition("/")[0] or "." for r in old_files)}  # posix relpaths: string work, a file at a time
+    ours = {"."}
+    for folder in made:
+        while folder and folder not in ours:
+            ours.add(folder)
+            folder = folder.rpartition("/")[0]
+    return ours
 
 
 def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord], decision: Decision,
