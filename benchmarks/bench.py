@@ -210,7 +210,7 @@ def measure(name: str, spec_path: Path, work: Path, baseline_every: int = 1) -> 
         started = time.perf_counter()
         count = baseline_render(spec, base_out, baseline_every)
         baseline_rates.append((time.perf_counter() - started) / count)
-        shutil.rmtree(base_out)
+        _set_aside(base_out, work / "set-aside")  # not deleted now: see _set_aside
         child = side_by_side_round(side, spec, job, work, run)
         build_times.append(child["seconds"])
         rss.append(child["rss_kb"] / 1024)
