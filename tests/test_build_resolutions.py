@@ -3,6 +3,7 @@ size in its own <size>px/ folder that sd-scripts reads like any build; train-con
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from kohya_prep.build.plan import make_plan
 from kohya_prep.build.render import render_all
 from kohya_prep.cli import cli
 from kohya_prep.spec import load_spec
-from tests.helpers import figure_image, sd_scripts_view, tree_state, write_spec
+from tests.helpers import assert_kept, figure_image, sd_scripts_view, snapshot, tree_state, write_spec
 
 SUBSET = "10_chara girl"
 CROPS = [{"name": "tall", "box": [10, 20, 300, 600], "flip": True}, {"name": "small", "box": [500, 100, 200, 150]}]
@@ -149,6 +150,28 @@ def test_dropping_a_resolution_removes_its_folder_but_never_the_users_files_in_i
         ["small.png", "tall-flip.png", "tall.png", "wide-flip.png", "wide.png"]
     again = _build(spec)
     assert again["rendered"] == [] and again["removed"] == []
+
+
+def test_a_folder_a_hand_edited_manifest_claims_is_never_handed_over(tmp_path: Path) -> None:
+    """Only train/, reg/ and <size>px/ can be owned: a manifest that lists the user's notes/ does not make it ours."""
+    spec = _spec(tmp_path, [512, 1024])
+    _build(spec)
+    root = tmp_path / "chara"
+    mine = root / "notes" / "mine.txt"
+    mine.parent.mkdir()
+    mine.write_text("mine\n")
+    manifest_path = root / "kohya-prep-manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    record = dict(next(iter(manifest["files"].values())))
+    record.update(sha256=hashlib.sha256(mine.read_bytes()).hexdigest(), size=mine.stat().st_size,
+                  mtime_ns=mine.stat().st_mtime_ns)
+    manifest["files"]["notes/mine.txt"] = record
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    before = snapshot(root / "notes")
+    spec.write_text(spec.read_text().replace("resolution = [512, 1024]", "resolution = 512"))
+    _build(spec)
+    assert_kept(before, snapshot(root / "notes"))
+    assert mine.read_text() == "mine\n"
 
 
 @pytest.mark.parametrize(

@@ -134,9 +134,14 @@ def owned_tops(plan: BuildPlan, previous: Manifest | None) -> tuple[str, ...]:
     """The dataset folder's entries a build owns: the top folders of the plan and of the last build (train/ and
     reg/, or one <size>px/ per resolution), so a size dropped from the spec goes with the next build."""
     tops = {d.split("/")[0] for d in plan.dirs}
-    if previous is not None:
-        tops |= {r.split("/")[0] for r in (*previous.dirs, *previous.files) if "/" in r}
+    if previous is not None:  # only names a build makes: a manifest edited by hand never hands over a folder of yours
+        tops |= {top for r in (*previous.dirs, *previous.files) if "/" in r and _is_build_top(top := r.split("/")[0])}
     return tuple(sorted(tops))
+
+
+def _is_build_top(name: str) -> bool:
+    """train/ and reg/, or a resolution's folder: <size>px/ (spec.model: DatasetSpec.tree_prefix)."""
+    return name in ("train", "reg") or (name.endswith("px") and name[:-2].isdigit() and name[:-2].isascii())
 
 
 def _ours_dirs(plan: BuildPlan, old_files: dict[str, FileRecord], previous: Manifest | None) -> set[str]:
