@@ -11,9 +11,20 @@ empty strings). A failed command in `--json` mode prints the same envelope with 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+
+def shown_path(path: Any) -> str:
+    """A path as a report shows it: relative to the current folder when it is below it (shorter), else as given."""
+    text = str(path)
+    try:
+        relative = os.path.relpath(text)
+    except ValueError:  # another drive on Windows
+        return text
+    return text if relative.startswith("..") else relative
 
 
 @dataclass(frozen=True)

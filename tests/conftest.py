@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from doctor_fakes import upstream  # noqa: F401 - the doctor tests' local git repositories, a fixture for all
 from hypothesis import settings
 
 # Property tests (tests/test_properties.py): `make test` runs the same bounded set every time ("ci": a minute or

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvidia-smi"
 SD_SCRIPTS_FILES = (
@@ -261,3 +263,18 @@ def _torch_source(torch: FakeTorch) -> str:
 
 def python_version() -> str:
     return ".".join(map(str, sys.version_info[:3]))
+
+
+def doctor(*args: str) -> tuple[int, dict]:
+    """`kohya-prep doctor --json ARGS`: its exit code and its report."""
+    from kohya_prep.cli import cli
+
+    result = CliRunner().invoke(cli, ["doctor", "--json", *args])
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.fixture
+def upstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Upstream:
+    """kohya_ss and sd-scripts as local repositories, with an H200 shim so the machine's own nvidia-smi is never run."""
+    nvidia_smi_shim(tmp_path, monkeypatch, gpu_rules("h200"))
+    return make_upstream(tmp_path, monkeypatch)

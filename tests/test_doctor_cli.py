@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from doctor_fakes import FakeTorch, Rule, clone, gpu_rules, isolated_bin, make_upstream, make_venv, nvidia_smi_shim
+from doctor_fakes import FakeTorch, Rule, clone, doctor, gpu_rules, isolated_bin, make_upstream, make_venv, nvidia_smi_shim
 
 from kohya_prep.cli import cli
 from kohya_prep.doctor.accelerate import config_path, default_config, read_settings
@@ -20,11 +19,6 @@ from kohya_prep.doctor.system import disk_check, path_check
 
 H200 = GpuInfo(0, "NVIDIA H200", 143771, 143156, "580.159.04", "13.0", (9, 0))
 RTX2080TI = GpuInfo(1, "NVIDIA GeForce RTX 2080 Ti", 11264, 11008, "535.129.03", "12.2", (7, 5))
-
-
-def doctor(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["doctor", "--json", *args])
-    return result.exit_code, json.loads(result.stdout)
 
 
 def statuses(report: dict) -> dict[str, str]:

@@ -3,7 +3,6 @@ user's own detached commits, and a checkout newer than the pin. Nothing may be l
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,20 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from doctor_fakes import Upstream, clone, git, gpu_rules, make_upstream, nvidia_smi_shim
+from doctor_fakes import Upstream, clone, doctor, git
 
 from kohya_prep.cli import cli
-
-
-@pytest.fixture
-def upstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Upstream:
-    nvidia_smi_shim(tmp_path, monkeypatch, gpu_rules("h200"))  # never the machine's own nvidia-smi
-    return make_upstream(tmp_path, monkeypatch)
-
-
-def doctor(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["doctor", "--json", *args])
-    return result.exit_code, json.loads(result.stdout)
 
 
 def sd_row(report: dict) -> dict:

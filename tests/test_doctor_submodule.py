@@ -7,23 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from doctor_fakes import Upstream, clone, git, gpu_rules, make_sd_scripts_repo, make_upstream, nvidia_smi_shim
+from doctor_fakes import Upstream, clone, doctor, git, gpu_rules, make_sd_scripts_repo, nvidia_smi_shim
 
-from kohya_prep.cli import cli
 from kohya_prep.doctor.fixsub import describe_git_failure
 from kohya_prep.doctor.submodule import FIX_FLAG, ZIP_FIX
-
-
-@pytest.fixture
-def upstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Upstream:
-    nvidia_smi_shim(tmp_path, monkeypatch, gpu_rules("h200"))  # never the machine's own nvidia-smi
-    return make_upstream(tmp_path, monkeypatch)
-
-
-def doctor(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["doctor", "--json", *args])
-    return result.exit_code, json.loads(result.stdout)
 
 
 def row(report: dict, name: str) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,18 +9,9 @@ from kohya_prep.build.geometry import FitOutcome
 from kohya_prep.build.plan import CropRow
 from kohya_prep.build.preview import PreviewResult
 from kohya_prep.build.run import BuildResult
+from kohya_prep.output import shown_path
 
 SIDES = ("left", "top", "right", "bottom")
-
-
-def _rel(path: Any) -> str:
-    """A path relative to the current folder when it is below it (shorter to read), else absolute."""
-    text = str(path)
-    try:
-        relative = os.path.relpath(text)
-    except ValueError:
-        return text
-    return text if relative.startswith("..") else relative
 
 
 def subset_counts(result: BuildResult) -> list[dict[str, Any]]:
@@ -203,7 +193,7 @@ def _resolution_view(result: BuildResult, resolution: int) -> list[str]:
     lines = [f"  at {resolution}:"] if several else []
     indent = "  " if several else ""
     for label, directory, is_reg in (("train_data_dir", spec.train_data_dir, False), ("reg_data_dir", spec.reg_data_dir, True)):
-        lines.append(f"{indent}  {label:<15} {_rel(directory)}")
+        lines.append(f"{indent}  {label:<15} {shown_path(directory)}")
         for subset in (s for s in subset_counts(result) if s["is_reg"] == is_reg and s["resolution"] == resolution):
             name = subset["folder"].rsplit("/", 1)[1]
             if subset["images"] == 0:
@@ -221,7 +211,7 @@ def _resolution_view(result: BuildResult, resolution: int) -> list[str]:
 def build_text(result: BuildResult) -> str:
     """The terminal report of a build."""
     spec = result.spec
-    where = _rel(spec.root)
+    where = shown_path(spec.root)
     if result.up_to_date:
         head = [f"Nothing to do: {where} is up to date ({len(result.plan.images)} images); nothing was written."]
     elif result.manifest_only:
@@ -263,10 +253,10 @@ def preview_text(result: PreviewResult) -> str:
         statuses[crop.status] = statuses.get(crop.status, 0) + 1
     counts = ", ".join(f"{n} {s}" for s, n in statuses.items())
     lines = [
-        f"Preview of '{result.spec.name}' ({counts}) in {_rel(result.folder)}; the dataset itself was not touched.",
-        f"  contact sheet: {_rel(result.contact_sheet)}",
-        *(f"  overlay:       {_rel(p)}" for p in result.overlays),
-        f"  crops:         {len(result.crops)} images in {_rel(result.folder / 'crops')}",
+        f"Preview of '{result.spec.name}' ({counts}) in {shown_path(result.folder)}; the dataset itself was not touched.",
+        f"  contact sheet: {shown_path(result.contact_sheet)}",
+        *(f"  overlay:       {shown_path(p)}" for p in result.overlays),
+        f"  crops:         {len(result.crops)} images in {shown_path(result.folder / 'crops')}",
     ]
     lines += [f"warning: {w.message}" for w in result.warnings]
     return "\n".join(lines)

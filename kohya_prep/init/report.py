@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from kohya_prep.init.adopt import AdoptResult
 from kohya_prep.init.model import KIND_TAGS, ImageFinding
 from kohya_prep.init.propose import left_out_text
 from kohya_prep.init.run import InitResult
-
-
-def _rel(path: Any) -> str:
-    text = str(path)
-    try:
-        relative = os.path.relpath(text)
-    except ValueError:
-        return text
-    return text if relative.startswith("..") else relative
+from kohya_prep.output import shown_path
 
 
 def _finding_data(finding: ImageFinding) -> dict[str, Any]:
@@ -61,7 +52,7 @@ def init_data(result: InitResult) -> dict[str, Any]:
 
 
 def _finding_lines(finding: ImageFinding) -> list[str]:
-    name = _rel(finding.path)
+    name = shown_path(finding.path)
     if finding.treated_as == "sheet":
         left = left_out_text(finding.left_out)
         lines = [f"  {name}: a sheet ({finding.background} background), {len(finding.detections)} figure(s)"
@@ -79,23 +70,23 @@ def _finding_lines(finding: ImageFinding) -> list[str]:
 def init_text(result: InitResult) -> str:
     data = init_data(result)
     verb = "Added to" if result.added else "Wrote"
-    lines = [f"{verb} {_rel(result.spec_path)}: {len(result.proposal.sources)} source(s), {len(result.proposal.crops)} "
+    lines = [f"{verb} {shown_path(result.spec_path)}: {len(result.proposal.sources)} source(s), {len(result.proposal.crops)} "
              f"[[crops]] table(s); the spec now builds {data['approved']} approved crop(s), "
              f"{data['speculative']} speculative, {data['excluded']} excluded."]
     examined = {f.source.split("/", 1)[0] for f in result.proposal.findings}
     for source in result.proposal.sources:
         if source.id not in examined:  # a kohya subset: its images are taken as they are
-            lines.append(f"  {_rel(source.path)}/: {source.comment}")
+            lines.append(f"  {shown_path(source.path)}/: {source.comment}")
     for finding in result.proposal.findings:
         lines += _finding_lines(finding)
     if result.contact_sheet:
-        lines.append(f"Preview: {_rel(result.contact_sheet)} (and {len(result.overlays)} overlay(s) beside it)")
+        lines.append(f"Preview: {shown_path(result.contact_sheet)} (and {len(result.overlays)} overlay(s) beside it)")
     lines += [f"warning: {w.message}" for w in result.warnings]
     if result.speculative:
         lines.append("Next: look at the contact sheet, fix boxes and set status = \"approved\" on the crops to keep, then:")
-        lines.append(f"  kohya-prep dataset build {_rel(result.spec_path)}")
+        lines.append(f"  kohya-prep dataset build {shown_path(result.spec_path)}")
     else:
-        lines.append(f"Next: kohya-prep dataset build {_rel(result.spec_path)}")
+        lines.append(f"Next: kohya-prep dataset build {shown_path(result.spec_path)}")
     return "\n".join(lines)
 
 
@@ -110,7 +101,7 @@ def adopt_data(result: AdoptResult) -> dict[str, Any]:
 
 
 def adopt_text(result: AdoptResult) -> str:
-    spec = _rel(result.spec_path)
+    spec = shown_path(result.spec_path)
     if not result.adopted:
         lines = [f"Nothing to adopt: every built caption of {spec} is as the build wrote it."]
     else:
