@@ -179,3 +179,36 @@ def test_text_mode_errors_stay_one_line_on_stderr(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == f"Error: {tmp_path / 'none.toml'}: file not found; pass the path of a dataset spec (.toml)\n"
+
+
+def _json_on_a_terminal(args: list[str]) -> tuple[int, str]:
+    """A command's exit code and what it prints when its stdout is a terminal (a pseudo-terminal here)."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "kohya_prep", *args], stdout=follower, stderr=subprocess.DEVNULL)
+    os.close(follower)  # the child holds the only writer: reading ends (EIO) when it exits
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return child.wait(timeout=120), b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+def test_json_is_one_line_for_a_program_and_indented_on_a_terminal(tmp_path: Path) -> None:
+    spec = _built(tmp_path)
+    args = ["dataset", "check", str(spec.parent / "chara" / "train"), "--json"]
+    piped = subprocess.run([sys.executable, "-m", "kohya_prep", *args], capture_output=True, text=True, check=False,
+                           timeout=120)
+    assert piped.stdout.count("\n") == 1 and piped.stdout.startswith('{"command": "dataset check"')
+    code, shown = _json_on_a_terminal(args)
+    assert code == piped.returncode
+    assert shown.startswith('{\n  "command": "dataset check"')
+    assert json.loads(shown) == json.loads(piped.stdout)

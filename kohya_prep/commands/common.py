@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -48,14 +49,22 @@ def emit(ctx: click.Context, as_json: bool, exit_code: int, text: str, errors: I
          warnings: Iterable[Notice] = (), data: dict[str, Any] | None = None) -> None:
     """Print the result (text, or the JSON envelope) and end the command with its exit code."""
     if as_json:
-        click.echo(dumps(envelope(command_name(ctx), exit_code, errors, warnings, data)))
+        click.echo(dumps(envelope(command_name(ctx), exit_code, errors, warnings, data), pretty=_terminal()))
     else:
         click.echo(text, nl=not text.endswith("\n"))
     ctx.exit(exit_code)
 
 
 def print_error_json(command: str, exit_code: int, errors: Iterable[Notice]) -> None:
-    click.echo(dumps(envelope(command, exit_code, errors)))
+    click.echo(dumps(envelope(command, exit_code, errors), pretty=_terminal()))
+
+
+def _terminal() -> bool:
+    """Whether standard output is a terminal (the JSON is indented there)."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
 
 
 class FiniteFloat(click.FloatRange):
