@@ -1,8 +1,9 @@
 """Pixels: decode a source once into RGB (and its alpha when a mask needs it), cut letterboxed or bucket-shaped
 crops from it, add the loss mask as alpha, encode PNG.
 
-Pillow decodes (it knows every mode, EXIF orientation, palettes with transparency, CMYK, 16-bit);
-OpenCV resizes, because it releases the GIL and is several times faster (README, "Speed"); png.py encodes.
+libpng and libjpeg-turbo decode plain PNGs and JPEGs; Pillow every other file (it knows every mode, palettes
+with transparency, CMYK, 16-bit; it is imported only then); OpenCV resizes, because it releases the GIL and is
+several times faster (README, "Speed"); png.py encodes.
 Arrays are RGB uint8, shape (height, width, 3), or RGBA (height, width, 4) for masked outputs; alpha planes
 are uint8 (height, width).
 """
@@ -12,15 +13,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from kohya_prep.build.geometry import FitOutcome, Sides, fit_bucket, growth_needed, letterbox, letterbox_outcome
 from kohya_prep.spec import Box, MaskMode, allow_large_sources
-from kohya_prep.spec.headers import exif_orientation
+from kohya_prep.spec.headers import exif_orientation, probe
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 try:  # libjpeg-turbo without OpenCV's detour; optional, OpenCV decodes JPEGs where it is missing
     import simplejpeg as _simplejpeg
@@ -29,7 +32,6 @@ except ImportError:  # exercised in a subprocess by tests/test_codecs.py
 simplejpeg: Any = _simplejpeg
 
 cv2.setNumThreads(1)  # we parallelize across crops ourselves; nested thread pools only contend
-allow_large_sources()
 
 
 class CorruptImage(Exception):
@@ -164,7 +166,27 @@ def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0, kee
 
     A JPEG is decoded at `scale` (1, 1/2, 1/4 or 1/8: see geometry.jpeg_decode_scale); other formats at 1.
     With `keep_alpha`, a source with transparency also keeps its alpha plane (mask = "alpha").
+    A plain PNG or JPEG (spec.headers.probe: one read of its header) goes straight to libpng or libjpeg-turbo;
+    every other file through Pillow.
     """
+    try:
+        header = probe(path)
+    except OSError as err:
+        raise CorruptImage(str(err)) from err
+    if header is not None and header.plain:
+        if header.format == "JPEG":
+            pixels = _decode_jpeg(path, scale, header.orientation)
+            return Decoded(pixels, pixels.shape[1] / header.size[0], size=header.size)
+        pixels, alpha = _decode_png(path, header.orientation, background, keep_alpha)
+        return Decoded(pixels, 1.0, alpha, header.size)
+    return _decode_with_pillow(path, background, scale, keep_alpha)
+
+
+def _decode_with_pillow(path: Path, background: tuple[int, int, int], scale: float, keep_alpha: bool) -> Decoded:
+    """decode() for every file Pillow opens: palettes, 16-bit, CMYK, WebP, BMP, TIFF, GIF and the unusual PNG or JPEG."""
+    from PIL import Image, ImageOps
+
+    allow_large_sources()
     try:
         with Image.open(path) as img:
             full_size = img.size
@@ -175,16 +197,13 @@ def decode(path: Path, background: tuple[int, int, int], scale: float = 1.0, kee
                 scale = 1.0
             if img.format == "JPEG" and img.mode in ("RGB", "L"):
                 pixels = _decode_jpeg(path, scale, orientation)
-                drafted = pixels.shape[1] / size[0]
-                return Decoded(pixels, drafted, size=size)
+                return Decoded(pixels, pixels.shape[1] / size[0], size=size)
             if _plain_png(img, path):
                 pixels, alpha = _decode_png(path, orientation, background, keep_alpha)
                 return Decoded(pixels, 1.0, alpha, size)
             if scale < 1.0:
                 img.draft("RGB", (int(full_size[0] * scale), int(full_size[1] * scale)))
             drafted = img.size[0] / full_size[0]
-            from PIL import ImageOps  # here: it imports PIL.ExifTags (8 ms), which plain JPEGs and PNGs never need
-
             ImageOps.exif_transpose(img, in_place=True)
             pixels = _to_rgb(img, background)
             alpha = _alpha_of(img) if keep_alpha else None
