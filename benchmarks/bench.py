@@ -203,6 +203,10 @@ def measure(name: str, spec_path: Path, work: Path, baseline_every: int = 1) -> 
     """Interleaved rounds of the Pillow baseline, kohya-prep and the anchors; then the incremental rebuilds."""
     spec = load_spec(spec_path)
     job = write_anchor_job(spec, work / f"{name}-job.json")
+    # One round first, not counted: the sources in the page cache, and every pipeline's first touch of memory
+    # (on a virtual machine the host backs a guest's pages on first use: a first 50 MB array took 170 ms here, the
+    # next 5 ms) paid before any round is timed.
+    side_by_side_round(SideBySide(name), spec, job, work, 0)
     side = SideBySide(name, loads=[os.getloadavg()[0]])
     build_times, baseline_rates, rss, images = [], [], [], 0
     for run in range(RUNS):

@@ -176,7 +176,8 @@ def test_a_build_of_png_and_jpeg_sources_never_imports_pillow(tmp_path: Path) ->
                                                                           "box": [0, 0, 300, 300]}],
                       sources={"sheet": "src/sheet.png", "photo": "src/photo.jpg"})
     script = ("import sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', 'dataset', 'build', sys.argv[1]]\n"
-              "try:\n    main()\nfinally:\n    print('PIL loaded' if 'PIL.Image' in sys.modules else 'no PIL', file=sys.stderr)\n")
+              "try:\n    main()\nfinally:\n"
+              "    print('PIL loaded' if 'PIL.Image' in sys.modules else 'no PIL', file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", script, str(spec)], capture_output=True, text=True, check=False,
                           timeout=120)
     assert done.returncode == 0, done.stderr
