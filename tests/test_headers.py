@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -21,7 +19,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from kohya_prep.spec.headers import MAX_SOURCE_PIXELS, pillow_source_header, probe, read_source_header
-from tests.helpers import write_spec
 
 PNG_MODES = ["1", "L", "LA", "RGB", "RGBA", "P", "P+transparency", "RGB+transparency", "I;16"]
 JPEG_MODES = ["L", "RGB", "CMYK"]
@@ -165,21 +162,3 @@ def test_a_source_over_the_limit_is_refused_in_pillows_words(tmp_path: Path) -> 
     assert probe(path) is None
     with pytest.raises(OSError, match="exceeds limit"):
         read_source_header(path)
-
-
-def test_a_build_of_png_and_jpeg_sources_never_imports_pillow(tmp_path: Path) -> None:
-    """The header reader and libpng / libjpeg-turbo do all of it: Pillow's import stays out of the command."""
-    (tmp_path / "src").mkdir()
-    _image("RGB", (400, 300), 0).save(tmp_path / "src" / "sheet.png")
-    _jpeg(tmp_path / "src" / "photo.jpg", "RGB", (300, 400), 1, 6, xmp=False, progressive=True, icc=False)
-    spec = write_spec(tmp_path, [{"name": "a", "box": [0, 0, 200, 200]}, {"name": "b", "source": "photo",
-                                                                          "box": [0, 0, 300, 300]}],
-                      sources={"sheet": "src/sheet.png", "photo": "src/photo.jpg"})
-    script = ("import sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', 'dataset', 'build', sys.argv[1]]\n"
-              "try:\n    main()\nfinally:\n"
-              "    print('PIL loaded' if 'PIL.Image' in sys.modules else 'no PIL', file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", script, str(spec)], capture_output=True, text=True, check=False,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "no PIL"
-    assert len(list((tmp_path / "chara" / "train").glob("*/*.png"))) == 2

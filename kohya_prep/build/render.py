@@ -7,6 +7,7 @@ serves every crop cut from it (at every resolution). Each thread takes its next 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import deque
@@ -88,6 +89,30 @@ def _decode(spec: DatasetSpec, source_id: str, scale: float, reg_sources: dict[s
             f"source '{source_id}' ({path.name}) could not be decoded ({err}); it is corrupt or truncated: "
             "re-export it, then build again"
         ) from None
+
+
+class RendererPreload:
+    """Imports the pixel stage (OpenCV and numpy: 0.1-0.2 s, holding the GIL) on a thread of its own, started while
+    the build hashes its sources, which mostly waits on reads and hashlib (both release the GIL): the two overlap
+    instead of following each other. The render threads' own import waits for this one to finish."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=_import_pixels, name="kohya-prep-preload", daemon=True)
+            self._thread.start()
+
+    def join(self) -> None:
+        """Wait for it (a build that stops early does not leave an import running while the interpreter exits)."""
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _import_pixels() -> None:
+    with contextlib.suppress(Exception):  # a failure shows again, and is reported, where the render imports it
+        import kohya_prep.build.pixels  # noqa: F401
 
 
 def write_captions(outputs: Sequence[OutputFile], folder: Path) -> dict[str, Written]:

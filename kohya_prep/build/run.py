@@ -16,7 +16,7 @@ from kohya_prep.build.fsops import build_lock
 from kohya_prep.build.geometry import FitOutcome, letterbox_outcome
 from kohya_prep.build.manifest import FileRecord, Manifest, SourceRecord, read_manifest, write_manifest
 from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSource, make_plan
-from kohya_prep.build.render import Progress, render_all
+from kohya_prep.build.render import Progress, RendererPreload, render_all
 from kohya_prep.build.sources import check_sources_outside, hash_file, list_reg_sources, source_records
 from kohya_prep.build.stage import TreePaths, clear_leftovers, open_root, refuse_foreign_places, staged_tree
 from kohya_prep.build.tree import Decision, decide, join, owned_tops
@@ -80,23 +80,29 @@ def build_dataset(spec: DatasetSpec, options: BuildOptions | None = None) -> Bui
     options = options or BuildOptions()
     started = time.perf_counter()
     check_sources_outside(spec)
+    preload = RendererPreload()
     with build_lock(lock_path(spec.root)):
         created = open_root(spec.root)
         try:
-            return _build(spec, options, started)
+            return _build(spec, options, started, preload)
         except BaseException:
             if created:  # a first build that failed leaves no trace
                 with contextlib.suppress(OSError):
                     os.rmdir(spec.root)
             raise
+        finally:
+            preload.join()
 
 
-def _build(spec: DatasetSpec, options: BuildOptions, started: float) -> BuildResult:
+def _build(spec: DatasetSpec, options: BuildOptions, started: float, preload: RendererPreload) -> BuildResult:
     paths = TreePaths.dataset(spec.root, OWNED_DIRS)
     leftovers = [Notice("kept-aside", text) for text in clear_leftovers(paths)]
     previous = _previous_manifest(paths.live / MANIFEST_NAME)
     reg_list = list_reg_sources(spec)
-    run = _Run(spec, options, paths, {r.id: r for r in reg_list}, source_records(spec, reg_list, previous, options.verify))
+    # sources to hash (changed, or a first build): their crops will render, so OpenCV is imported meanwhile (not
+    # for --verify, which hashes every source whether it changed or not)
+    sources = source_records(spec, reg_list, previous, options.verify, None if options.verify else preload.start)
+    run = _Run(spec, options, paths, {r.id: r for r in reg_list}, sources)
     plan = make_plan(spec, {k: v.sha256 for k, v in run.sources.items()}, reg_list, options.include_speculative)
     run.paths = paths = replace(paths, dirs=owned_tops(plan, previous))
     refuse_foreign_places(paths, [o.relpath for o in plan.outputs], plan.dirs)

@@ -2,38 +2,72 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kohya_prep.build.manifest import Manifest, SourceRecord
-from kohya_prep.build.plan import RegSource, digest, reg_stem
+from kohya_prep.build.plan import RegSource, reg_stem
 from kohya_prep.errors import BuildError
 from kohya_prep.spec import DatasetSpec, read_image_header
 
 REG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
+HASH_CHUNK = 1 << 20
+
+
 def hash_file(path: Path | str) -> str:
-    return digest(Path(path).read_bytes())
+    """The SHA-256 of a file, read a megabyte at a time (hashlib releases the GIL for each)."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(HASH_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
-def source_record(path: Path, previous: SourceRecord | None, verify: bool) -> SourceRecord:
-    """Hash a source, trusting size+mtime against the last build's record unless --verify."""
+def _trusted(path: Path, previous: SourceRecord | None, verify: bool) -> SourceRecord | None:
+    """The last build's record of a source when its size and mtime still match it (never with --verify)."""
     stat = path.stat()
     old = previous
     if old and not verify and old.path == str(path) and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
         return old
-    return SourceRecord(str(path), hash_file(path), stat.st_size, stat.st_mtime_ns)
+    return None
 
 
-def source_records(spec: DatasetSpec, reg_sources: list[RegSource], previous: Manifest | None,
-                   verify: bool) -> dict[str, SourceRecord]:
-    """A record per source that some crop uses, and per reg image."""
+def source_record(path: Path, previous: SourceRecord | None, verify: bool) -> SourceRecord:
+    """Hash a source, trusting size+mtime against the last build's record unless --verify."""
+    return _trusted(path, previous, verify) or _hashed(path)
+
+
+def _hashed(path: Path) -> SourceRecord:
+    stat = path.stat()
+    digest_ = hash_file(path)
+    return SourceRecord(str(path), digest_, stat.st_size, stat.st_mtime_ns)
+
+
+def source_records(spec: DatasetSpec, reg_sources: list[RegSource], previous: Manifest | None, verify: bool,
+                   before_hashing: Callable[[], None] | None = None) -> dict[str, SourceRecord]:
+    """A record per source that some crop uses, and per reg image. Sources whose size and mtime changed (all of
+    them on a first build) are hashed on one thread per core; `before_hashing` is called first when there are
+    any, so the caller can start work that hashing's I/O leaves room for."""
     old = previous.sources if previous else {}
     used = {crop.source for crop in spec.crops}
-    records = {sid: source_record(s.path, old.get(sid), verify) for sid, s in spec.sources.items() if sid in used}
-    records.update({r.id: source_record(Path(r.path), old.get(r.id), verify) for r in reg_sources})
-    return records
+    paths = {sid: s.path for sid, s in spec.sources.items() if sid in used}
+    paths.update({r.id: Path(r.path) for r in reg_sources})
+    records = {sid: _trusted(path, old.get(sid), verify) for sid, path in paths.items()}
+    todo = [sid for sid, record in records.items() if record is None]
+    if todo and before_hashing is not None:
+        before_hashing()
+    workers = min(len(todo), os.cpu_count() or 1)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            records.update(zip(todo, pool.map(_hashed, [paths[sid] for sid in todo]), strict=True))
+    else:
+        records.update({sid: _hashed(paths[sid]) for sid in todo})
+    return {sid: record for sid, record in records.items() if record is not None}
 
 
 def list_reg_sources(spec: DatasetSpec) -> list[RegSource]:
