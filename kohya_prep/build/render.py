@@ -94,7 +94,7 @@ def _decode(spec: DatasetSpec, source_id: str, scale: float, reg_sources: dict[s
 class RendererPreload:
     """Imports the pixel stage (OpenCV and numpy: 0.1-0.2 s, holding the GIL) on a thread of its own, started while
     the build hashes its sources, which mostly waits on reads and hashlib (both release the GIL): the two overlap
-    instead of following each other. The render threads' own import waits for this one to finish."""
+    instead of following each other, and the render threads start with it loaded."""
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None

@@ -100,8 +100,10 @@ def _build(spec: DatasetSpec, options: BuildOptions, started: float, preload: Re
     previous = _previous_manifest(paths.live / MANIFEST_NAME)
     reg_list = list_reg_sources(spec)
     # sources to hash (changed, or a first build): their crops will render, so OpenCV is imported meanwhile (not
-    # for --verify, which hashes every source whether it changed or not)
+    # for --verify, which hashes every source whether it changed or not). The import is over before the path checks
+    # below: they make a system call per file, and each would hand the GIL to the import and wait to get it back.
     sources = source_records(spec, reg_list, previous, options.verify, None if options.verify else preload.start)
+    preload.join()
     run = _Run(spec, options, paths, {r.id: r for r in reg_list}, sources)
     plan = make_plan(spec, {k: v.sha256 for k, v in run.sources.items()}, reg_list, options.include_speculative)
     run.paths = paths = replace(paths, dirs=owned_tops(plan, previous))
