@@ -6,6 +6,7 @@ Each command module imports only click and the standard library at its top.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
@@ -94,8 +95,16 @@ def cli() -> None:
     """
 
 
+# The cyclic garbage collector, tuned for one short command: a first collection every 50,000 new objects rather
+# than 700 (a 2,000-crop build made 200 collections, 70 ms, some of them on render threads holding the GIL, and found
+# next to nothing: a build's objects live until it ends). Reference counting still frees everything else at once.
+GC_THRESHOLD = (50_000, 20, 20)
+
+
 def main() -> None:
     """Console-script entry point."""
+    gc.freeze()  # the imports' objects are never garbage: no collection walks them again
+    gc.set_threshold(*GC_THRESHOLD)
     cli(prog_name="kohya-prep")
 
 
