@@ -74,10 +74,11 @@ def same_entry(a: Path | str, b: Path | str) -> bool:
     return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
-def write_file(path: Path | str, data: bytes) -> None:
-    """Write `data` to a new file; an OSError names the file even when the write itself fails (disk full, EFBIG).
+def write_file(path: Path | str, data: bytes) -> int:
+    """Write `data` to a new file and return its mtime (ns, stat after close: what a rebuild compares with); an
+    OSError names the file even when the write itself fails (disk full, EFBIG).
 
-    Three system calls: each releases the GIL, and with several render threads every release hands the GIL to
+    Four system calls: each releases the GIL, and with several render threads every release hands the GIL to
     another thread (open() and Path.write_bytes make seven: fstat, ioctl, lseek besides)."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)  # Windows: no \r\n
@@ -87,6 +88,7 @@ def write_file(path: Path | str, data: bytes) -> None:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
+        return os.stat(path).st_mtime_ns
     except OSError as err:
         if err.filename is None:
             err.filename = os.fspath(path)

@@ -24,7 +24,8 @@ from kohya_prep.spec import DatasetSpec
 Progress = Callable[[int, int], None]
 Cut = list[OutputFile]  # the outputs of one box of one source: the crop and its flip
 CutKey = tuple[object, ...]
-Written = tuple[str, int, FitOutcome | None]  # sha256, size, and how a bucket fit shaped the image (None: letterbox)
+# sha256, size, mtime (ns) as written, and how a bucket fit shaped the image (None: a letterbox or a caption)
+Written = tuple[str, int, int, FitOutcome | None]
 
 
 def _cuts(outputs: list[OutputFile]) -> dict[str, dict[CutKey, Cut]]:
@@ -72,9 +73,9 @@ def _render_cut(decoded: Any, outputs: Cut, spec: DatasetSpec, folder: Path) -> 
     for output in outputs:
         assert output.job is not None
         data = encode_png(mirror(canvas) if output.job.flip else canvas, spec.png)
-        write_file(os.path.join(folder, output.relpath), data)
+        mtime = write_file(os.path.join(folder, output.relpath), data)
         shaped = fit.mirrored() if fit is not None and output.job.flip else fit
-        written.append((output.relpath, (digest(data), len(data), shaped)))
+        written.append((output.relpath, (digest(data), len(data), mtime, shaped)))
     return written
 
 
@@ -116,19 +117,19 @@ def _import_pixels() -> None:
 
 
 def write_captions(outputs: Sequence[OutputFile], folder: Path) -> dict[str, Written]:
-    """Caption files into `folder`: relpath -> (sha256, size, None)."""
+    """Caption files into `folder`: relpath -> (sha256, size, mtime, None)."""
     written: dict[str, Written] = {}
     for output in outputs:
         data = (output.text or "").encode("utf-8") + b"\n"
-        write_file(os.path.join(folder, output.relpath), data)
-        written[output.relpath] = (digest(data), len(data), None)
+        mtime = write_file(os.path.join(folder, output.relpath), data)
+        written[output.relpath] = (digest(data), len(data), mtime, None)
     return written
 
 
 def render_all(spec: DatasetSpec, outputs: list[OutputFile], folder: Path, reg_sources: dict[str, RegSource],
                jobs: int, progress: Progress | None, on_decoded: Callable[[str, Any], None] | None = None,
                captions: Sequence[OutputFile] = ()) -> dict[str, Written]:
-    """Render image outputs (and write `captions`) into `folder`; relpath -> (sha256, size, bucket fit) of each file.
+    """Render image outputs (and write `captions`) into `folder`; relpath -> Written (sha256, size, mtime, bucket fit).
 
     At most jobs + 1 decoded sources are held at once, so memory stays bounded with many large sources.
     `on_decoded(source_id, decoded)` sees each decoded source once (the preview draws its overlays there).

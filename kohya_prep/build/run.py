@@ -19,7 +19,7 @@ from kohya_prep.build.plan import MANIFEST_NAME, BuildPlan, OutputFile, RegSourc
 from kohya_prep.build.render import Progress, RendererPreload, render_all
 from kohya_prep.build.sources import check_sources_outside, hash_file, list_reg_sources, source_records
 from kohya_prep.build.stage import TreePaths, clear_leftovers, open_root, refuse_foreign_places, staged_tree
-from kohya_prep.build.tree import Decision, decide, join, owned_tops
+from kohya_prep.build.tree import Decision, decide, owned_tops
 from kohya_prep.errors import BuildError
 from kohya_prep.output import Notice
 from kohya_prep.spec import DatasetSpec
@@ -175,8 +175,8 @@ def _stage_and_swap(run: _Run, plan: BuildPlan, decision: Decision,
         rendered = render_all(run.spec, list(decision.render), new, run.reg_sources, run.options.workers,
                               run.options.progress, captions=decision.write_text)  # captions written meanwhile
         by_path = {o.relpath: o for o in (*decision.render, *decision.write_text)}
-        for relpath, (sha, size, fit) in rendered.items():
-            records[relpath] = _record(new, by_path[relpath], sha, size, fit)
+        for relpath, (sha, size, mtime, fit) in rendered.items():
+            records[relpath] = _record(by_path[relpath], sha, size, mtime, fit)
         write_manifest(new / MANIFEST_NAME, _manifest(run.spec, run.sources, records, plan))
     for top in gone:  # staged empty so that the swap parks the old one; kept only when the user's files are in it
         _remove_if_empty(run.paths.root / top)
@@ -188,9 +188,8 @@ def _remove_if_empty(folder: Path) -> None:
         os.rmdir(folder)
 
 
-def _record(tree: Path, output: OutputFile, sha: str, size: int, fit: FitOutcome | None = None) -> FileRecord:
-    return FileRecord(sha, size, os.stat(join(tree, output.relpath)).st_mtime_ns, output.key, output.kind, output.owner,
-                      fit.to_data() if fit is not None else None)
+def _record(output: OutputFile, sha: str, size: int, mtime_ns: int, fit: FitOutcome | None = None) -> FileRecord:
+    return FileRecord(sha, size, mtime_ns, output.key, output.kind, output.owner, fit.to_data() if fit is not None else None)
 
 
 def _manifest(spec: DatasetSpec, sources: dict[str, SourceRecord], files: dict[str, FileRecord], plan: BuildPlan) -> Manifest:
