@@ -14,8 +14,6 @@ from kohya_prep.errors import BuildError
 from kohya_prep.spec import DatasetSpec, read_image_header
 
 REG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-
-
 HASH_CHUNK = 1 << 20
 
 
@@ -31,21 +29,16 @@ def hash_file(path: Path | str) -> str:
 def _trusted(path: Path, previous: SourceRecord | None, verify: bool) -> SourceRecord | None:
     """The last build's record of a source when its size and mtime still match it (never with --verify)."""
     stat = path.stat()
-    old = previous
-    if old and not verify and old.path == str(path) and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
-        return old
+    if previous and not verify and previous.path == str(path) and (previous.size, previous.mtime_ns) == (
+            stat.st_size, stat.st_mtime_ns):
+        return previous
     return None
 
 
-def source_record(path: Path, previous: SourceRecord | None, verify: bool) -> SourceRecord:
-    """Hash a source, trusting size+mtime against the last build's record unless --verify."""
-    return _trusted(path, previous, verify) or _hashed(path)
-
-
 def _hashed(path: Path) -> SourceRecord:
+    """A new record: size and mtime as seen before the hash, so a file that changes meanwhile is hashed again next time."""
     stat = path.stat()
-    digest_ = hash_file(path)
-    return SourceRecord(str(path), digest_, stat.st_size, stat.st_mtime_ns)
+    return SourceRecord(str(path), hash_file(path), stat.st_size, stat.st_mtime_ns)
 
 
 def source_records(spec: DatasetSpec, reg_sources: list[RegSource], previous: Manifest | None, verify: bool,
