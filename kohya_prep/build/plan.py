@@ -113,9 +113,6 @@ class BuildPlan:
     def images(self) -> list[OutputFile]:
         return [o for o in self.outputs if o.kind == "image"]
 
-    def images_in(self, folder: str) -> list[OutputFile]:
-        return [o for o in self.images if o.folder == folder]
-
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,12 +18,12 @@ SIDES = ("left", "top", "right", "bottom")
 def subset_counts(result: BuildResult) -> list[dict[str, Any]]:
     """What sd-scripts will see per subset folder: images, captions, repeats, samples per epoch."""
     spec, plan = result.spec, result.plan
+    counts = Counter((o.kind, o.folder) for o in plan.outputs)  # one pass over every file the build writes
     subsets = []
     for view in (spec.at(resolution) for resolution in spec.every_resolution):
         for folder, repeats, is_reg in ((f"{view.tree_prefix}train/{spec.subset_dir}", spec.num_repeats, False),
                                         (f"{view.tree_prefix}reg/{spec.reg.subset_dir}", spec.reg.num_repeats, True)):
-            images = len(plan.images_in(folder))
-            captions = sum(1 for o in plan.outputs if o.kind == "caption" and o.folder == folder)
+            images, captions = counts["image", folder], counts["caption", folder]
             subsets.append({
                 "folder": folder, "path": str(spec.root / folder), "is_reg": is_reg, "images": images,
                 "captions": captions, "num_repeats": repeats, "samples_per_epoch": images * repeats,
@@ -181,12 +182,13 @@ def _bucket_lines(result: BuildResult) -> list[str]:
 
 def _sd_scripts_view(result: BuildResult) -> list[str]:
     lines = ["sd-scripts will see (caption_extension = \".txt\"):"]
+    subsets = subset_counts(result)
     for resolution in result.spec.every_resolution:
-        lines += _resolution_view(result, resolution)
+        lines += _resolution_view(result, resolution, subsets)
     return lines
 
 
-def _resolution_view(result: BuildResult, resolution: int) -> list[str]:
+def _resolution_view(result: BuildResult, resolution: int, subsets: list[dict[str, Any]]) -> list[str]:
     """One resolution's train_data_dir and reg_data_dir with their subsets (a spec with several: a heading each)."""
     spec = result.spec.at(resolution)
     several = len(result.spec.every_resolution) > 1
@@ -194,7 +196,7 @@ def _resolution_view(result: BuildResult, resolution: int) -> list[str]:
     indent = "  " if several else ""
     for label, directory, is_reg in (("train_data_dir", spec.train_data_dir, False), ("reg_data_dir", spec.reg_data_dir, True)):
         lines.append(f"{indent}  {label:<15} {shown_path(directory)}")
-        for subset in (s for s in subset_counts(result) if s["is_reg"] == is_reg and s["resolution"] == resolution):
+        for subset in (s for s in subsets if s["is_reg"] == is_reg and s["resolution"] == resolution):
             name = subset["folder"].rsplit("/", 1)[1]
             if subset["images"] == 0:
                 lines.append(f"{indent}    {name:<22} " + ("empty: no reg images (add [reg] dir = '...' to the spec to use some)"
