@@ -163,19 +163,19 @@ def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord],
     planned = {o.relpath for o in plan.outputs}
     tops = owned_tops(plan, previous)
     changed = {o.relpath for o in decision.render} | set(decision.removed)
-    changed_stems: dict[str, set[str]] = {}
-    for path in (PurePosixPath(p) for p in changed if p.endswith(".png")):
-        changed_stems.setdefault(str(path.parent), set()).add(path.stem)
+    changed_stems: dict[str, set[str]] | None = None  # made when a cache file is found (none on a first build)
     ours_dirs = _ours_dirs(plan, old_files, previous)
     foreign_dirs = tuple(d for d in walk_dirs(root, tops) if d not in ours_dirs)
     foreign, dropped, collisions = [], [], []
     for relpath in walk_files(root, tops):
         if relpath in old_files:
             continue
-        pure = PurePosixPath(relpath)
-        if is_cache_file(pure.name) and is_stale_cache(pure.name, changed_stems.get(str(pure.parent), set())):
-            dropped.append(relpath)
-            continue
+        parent, _, name = relpath.rpartition("/")  # a posix relpath from walk_files: string work, a file at a time
+        if is_cache_file(name):
+            changed_stems = _stems_by_folder(changed) if changed_stems is None else changed_stems
+            if is_stale_cache(name, changed_stems.get(parent or ".", set())):
+                dropped.append(relpath)
+                continue
         if relpath in planned:
             collisions.append(relpath)
         foreign.append(relpath)
@@ -186,6 +186,14 @@ def _sort_unowned(root: Path, plan: BuildPlan, old_files: dict[str, FileRecord],
         )
     return Decision(decision.render, decision.write_text, decision.reuse, tuple(foreign), tuple(dropped),
                     decision.removed, foreign_dirs)
+
+
+def _stems_by_folder(relpaths: set[str]) -> dict[str, set[str]]:
+    """The stems of the PNGs among `relpaths`, by folder."""
+    stems: dict[str, set[str]] = {}
+    for path in (PurePosixPath(p) for p in relpaths if p.endswith(".png")):
+        stems.setdefault(str(path.parent), set()).add(path.stem)
+    return stems
 
 
 def is_stale_cache(name: str, changed_stems: set[str]) -> bool:
