@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -162,3 +164,22 @@ def test_a_source_over_the_limit_is_refused_in_pillows_words(tmp_path: Path) -> 
     assert probe(path) is None
     with pytest.raises(OSError, match="exceeds limit"):
         read_source_header(path)
+
+
+def test_a_chunk_length_past_the_end_of_the_file_is_never_read(tmp_path: Path) -> None:
+    """A hostile length (4 GB before the pixels, or in an eXIf after them) allocates nothing: it goes to Pillow,
+    which refuses the file, or reads as no orientation."""
+    header = _chunk(b"IHDR", struct.pack(">IIBBBBB", 40, 20, 8, 2, 0, 0, 0))
+    idat = _chunk(b"IDAT", zlib.compress(b"\0" * (20 * 121)))
+    huge = struct.pack(">I", 0xFFFFFFF0)
+    (tmp_path / "before.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + huge + b"tEXt" + b"x" * 10)
+    (tmp_path / "after.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + idat + huge + b"eXIf" + b"MM\0*")
+    # in a process that may not map 1 GB: a read of the stated length would fail with MemoryError
+    script = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+              "from kohya_prep.spec.headers import probe\n"
+              "print([probe(p) is None for p in sys.argv[1:]], [probe(p).size for p in sys.argv[2:]])\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "before.png"), str(tmp_path / "after.png")],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.stdout.strip() == "[True, False] [(40, 20)]", done.stderr
+    assert _ours(tmp_path / "before.png") == _pillow(tmp_path / "before.png")
+    assert read_source_header(tmp_path / "after.png") == ((40, 20), False, False)

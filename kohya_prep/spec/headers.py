@@ -11,6 +11,7 @@ decodes the whole image to look for it; both readers here skip over the chunks b
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -134,6 +135,7 @@ def _png_header(file: Any) -> Header | None:
     if not width or not height or depth not in _PNG_DEPTHS.get(colour, ()):
         return None
     transparent, exif, pixels_seen, xmp = False, None, False, False
+    end = os.fstat(file.fileno()).st_size  # a chunk's length is the file's word: never read past its end
     while len(chunk := file.read(8)) == 8:
         length, kind = struct.unpack(">I4s", chunk)
         if kind == b"IEND":
@@ -141,10 +143,12 @@ def _png_header(file: Any) -> Header | None:
         if kind == b"IDAT" or pixels_seen:  # never read, let alone inflated; nor is anything after it, but an eXIf
             pixels_seen = True
             if kind == b"eXIf" and exif is None:
-                exif = file.read(length)
+                exif = file.read(min(length, end - file.tell()))
                 length = 0
             file.seek(length + 4, 1)
             continue
+        if length > end - file.tell():
+            return None  # truncated, or a length no file here has: Pillow says which
         data = file.read(length)  # the chunks before the pixels: Pillow reads each and checks its CRC
         crc = file.read(4)
         if len(data) != length or not kind.isalpha() or crc != struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))):
