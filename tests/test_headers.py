@@ -174,12 +174,14 @@ def test_a_chunk_length_past_the_end_of_the_file_is_never_read(tmp_path: Path) -
     huge = struct.pack(">I", 0xFFFFFFF0)
     (tmp_path / "before.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + huge + b"tEXt" + b"x" * 10)
     (tmp_path / "after.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + idat + huge + b"eXIf" + b"MM\0*")
-    # in a process that may not map 1 GB: a read of the stated length would fail with MemoryError
+    # in a process that may not map 1 GB: a read of the stated length would fail with MemoryError. The second
+    # reader is the one Pillow's path uses (a palette PNG, say) to find an eXIf after the pixels.
     script = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
-              "from kohya_prep.spec.headers import probe\n"
-              "print([probe(p) is None for p in sys.argv[1:]], [probe(p).size for p in sys.argv[2:]])\n")
+              "from kohya_prep.spec.headers import png_exif_chunk, probe\n"
+              "print([probe(p) is None for p in sys.argv[1:]], [probe(p).size for p in sys.argv[2:]],"
+              " png_exif_chunk(sys.argv[2]))\n")
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "before.png"), str(tmp_path / "after.png")],
                           capture_output=True, text=True, check=False, timeout=60)
-    assert done.stdout.strip() == "[True, False] [(40, 20)]", done.stderr
+    assert done.stdout.strip() == "[True, False] [(40, 20)] b'MM\\x00*'", done.stderr
     assert _ours(tmp_path / "before.png") == _pillow(tmp_path / "before.png")
     assert read_source_header(tmp_path / "after.png") == ((40, 20), False, False)

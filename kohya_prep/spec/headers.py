@@ -44,10 +44,11 @@ def png_exif_chunk(path: Path) -> bytes | None:
     with open(path, "rb") as file:
         if file.read(8) != PNG_SIGNATURE:
             return None
+        end = os.fstat(file.fileno()).st_size
         while len(head := file.read(8)) == 8:
             length, kind = struct.unpack(">I4s", head)
             if kind == b"eXIf":
-                return file.read(length)
+                return file.read(min(length, end - file.tell()))  # a hostile length reads what the file holds
             if kind == b"IEND":
                 return None
             file.seek(length + 4, 1)  # the chunk's data and its CRC
