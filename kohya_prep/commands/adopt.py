@@ -31,4 +31,4 @@ def adopt(ctx: click.Context, spec_path: Path, dry_run: bool, as_json: bool) -> 
     from kohya_prep.init.report import adopt_data, adopt_text
 
     result = run_adopt(spec_path, dry_run=dry_run)
-    emit(ctx, as_json, 0, adopt_text(result), warnings=result.warnings, data=adopt_data(result))
+    emit(ctx, as_json, 0, lambda: adopt_text(result), warnings=result.warnings, data=lambda: adopt_data(result))

@@ -76,12 +76,11 @@ def build(ctx: click.Context, spec_path: str, preview: bool, include_speculative
             from kohya_prep.build.preview import build_preview
 
             shown = build_preview(spec, options)
-            emit(ctx, as_json, 0, "" if as_json else report.preview_text(shown), warnings=shown.warnings,
-                 data=report.preview_data(shown) if as_json else None)
+            emit(ctx, as_json, 0, lambda: report.preview_text(shown), warnings=shown.warnings,
+                 data=lambda: report.preview_data(shown))
         result = build_dataset(spec, options)
     finally:
         if close:
             close()
-    # the report a person reads or the one a program reads: each costs tens of ms on thousands of crops
-    emit(ctx, as_json, 0, "" if as_json else report.build_text(result), warnings=result.warnings,
-         data=report.build_data(result) if as_json else None)
+    emit(ctx, as_json, 0, lambda: report.build_text(result), warnings=result.warnings,
+         data=lambda: report.build_data(result))

@@ -95,5 +95,5 @@ def check(ctx: click.Context, path: Path | None, dataset_config: Path | None, re
         num_processes=num_processes, max_train_epochs=max_train_epochs, max_train_steps=max_train_steps,
     )
     report = check_dataset(options)
-    emit(ctx, as_json, report.exit_code, render_text(report), errors=notices(report.errors),
-         warnings=notices(report.warnings), data=report_data(report))
+    emit(ctx, as_json, report.exit_code, lambda: render_text(report), errors=notices(report.errors),
+         warnings=notices(report.warnings), data=lambda: report_data(report))

@@ -45,13 +45,16 @@ def json_command(ctx: click.Context) -> str | None:
     return str(value) if value else None
 
 
-def emit(ctx: click.Context, as_json: bool, exit_code: int, text: str, errors: Iterable[Notice] = (),
-         warnings: Iterable[Notice] = (), data: dict[str, Any] | None = None) -> None:
-    """Print the result (text, or the JSON envelope) and end the command with its exit code."""
+def emit(ctx: click.Context, as_json: bool, exit_code: int, text: Callable[[], str], errors: Iterable[Notice] = (),
+         warnings: Iterable[Notice] = (), data: Callable[[], dict[str, Any]] | None = None) -> None:
+    """Print the result (the text, or the JSON envelope with `data`) and end the command with its exit code. Both
+    come as functions: only the one printed is made (on a 2,000-crop build each takes tens of ms)."""
     if as_json:
-        click.echo(dumps(envelope(command_name(ctx), exit_code, errors, warnings, data), pretty=_terminal()))
+        click.echo(dumps(envelope(command_name(ctx), exit_code, errors, warnings, data() if data else None),
+                         pretty=_terminal()))
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        shown = text()
+        click.echo(shown, nl=not shown.endswith("\n"))
     ctx.exit(exit_code)
 
 

@@ -89,8 +89,8 @@ def doctor(ctx: click.Context, kohya_dir: Path | None, venv: Path | None, fix: b
     report = run_doctor(options)
     if progress is not None:
         progress.end()
-    emit(ctx, as_json, report.exit_code, render_text(report), errors=notices(report.checks, "fail"),
-         warnings=notices(report.checks, "warn"), data=report.to_dict())
+    emit(ctx, as_json, report.exit_code, lambda: render_text(report), errors=notices(report.checks, "fail"),
+         warnings=notices(report.checks, "warn"), data=report.to_dict)
 
 
 class TerminalProgress:

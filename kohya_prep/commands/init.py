@@ -56,4 +56,4 @@ def init(ctx: click.Context, spec_path: Path, paths: tuple[Path, ...], trigger: 
         result = run_init(spec_path, list(paths), options, add=add, preview=not no_preview)
     except MissingOption as err:
         raise click.UsageError(str(err)) from err
-    emit(ctx, as_json, 0, init_text(result), warnings=result.warnings, data=init_data(result))
+    emit(ctx, as_json, 0, lambda: init_text(result), warnings=result.warnings, data=lambda: init_data(result))

@@ -88,7 +88,7 @@ def train_config(ctx: click.Context, dataset: Path, family: str, base: str | Non
     if not as_json:
         for warning in result.warnings:
             click.echo(f"Warning: {warning.message}", err=True)
-    emit(ctx, as_json, 0, _render(data), warnings=result.warnings, data=data)
+    emit(ctx, as_json, 0, lambda: _render(data), warnings=result.warnings, data=lambda: data)
 
 
 def _render(report: dict[str, Any]) -> str:
