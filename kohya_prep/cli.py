@@ -6,9 +6,14 @@ Each command module imports only click and the standard library at its top.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import importlib
-from typing import Any
+import os
+import sys
+import threading
+from typing import Any, NoReturn
 
 import click
 
@@ -105,7 +110,36 @@ def main() -> None:
     """Console-script entry point."""
     gc.freeze()  # the imports' objects are never garbage: no collection walks them again
     gc.set_threshold(*GC_THRESHOLD)
-    cli(prog_name="kohya-prep")
+    try:
+        cli(prog_name="kohya-prep")
+    except SystemExit as done:
+        exit_now(done.code)
+
+
+def exit_now(code: str | int | None) -> NoReturn:
+    """Leave as sys.exit(code) does, without the interpreter's teardown.
+
+    The teardown frees every module and object one by one: 15 ms after a build (300 modules, numpy and OpenCV
+    among them), which the operating system does at once. What it does that matters is done first: the exit
+    handlers run (they close logging and remove weakref.finalize'd temporary folders) and the standard streams are
+    flushed, with the exit status Python gives when stdout cannot be flushed (120). A thread that has not returned
+    gets the normal exit, which waits for it; no command leaves one.
+    """
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    if code is None or isinstance(code, int):
+        status = code or 0
+    else:  # sys.exit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):  # a closed pipe (`| head`), or a stream closed already
+        status = status or 120
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

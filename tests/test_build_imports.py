@@ -16,9 +16,9 @@ from tests.helpers import figure_image, write_spec
 
 
 def _modules_at_exit(spec: Path, module: str) -> subprocess.CompletedProcess[str]:
-    script = ("import sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', 'dataset', 'build', sys.argv[1]]\n"
-              "try:\n    main()\nfinally:\n"
-              f"    print('loaded' if {module!r} in sys.modules else 'not loaded', file=sys.stderr)\n")
+    script = ("import atexit, sys\n"
+              f"atexit.register(lambda: print('loaded' if {module!r} in sys.modules else 'not loaded', file=sys.stderr))\n"
+              "from kohya_prep.cli import main\nsys.argv = ['kohya-prep', 'dataset', 'build', sys.argv[1]]\nmain()\n")
     return subprocess.run([sys.executable, "-c", script, str(spec)], capture_output=True, text=True, check=False,
                           timeout=120)
 

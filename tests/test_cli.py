@@ -1,15 +1,20 @@
-"""The command line as a whole: help text, version, and a light start-up."""
+"""The command line as a whole: help text, version, a light start-up, and a quick exit that loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from kohya_prep.cli import cli
+from tests.helpers import write_spec
 
 
 def _all_commands(group: click.Group, ctx: click.Context, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -56,3 +61,60 @@ def test_help_does_not_import_heavy_libraries() -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["frobnicate"])
     assert result.exit_code == 2
+
+
+# The console script leaves without the interpreter's teardown (cli.exit_now). These run it as a user does, in a
+# fresh process, and check that leaving that way loses nothing: status, output, exit handlers, running threads.
+
+def _console(args: list[str], before: str = "", **run: Any) -> subprocess.CompletedProcess[str]:
+    script = f"{before}\nimport sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', *sys.argv[1:]]\nmain()\n"
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120, **run)
+
+
+@pytest.mark.parametrize(("args", "status", "stream", "start"), [
+    (["--version"], 0, "stdout", "kohya-prep, version "),
+    (["frobnicate"], 2, "stderr", "Usage: kohya-prep"),
+    (["dataset", "build", "missing.toml"], 1, "stderr", "Error: "),
+])
+def test_the_console_script_keeps_the_exit_status(tmp_path: Path, args: list[str], status: int, stream: str,
+                                                  start: str) -> None:
+    done = _console(args, cwd=tmp_path)
+    assert done.returncode == status
+    assert getattr(done, stream).startswith(start)
+
+
+def test_exit_handlers_run_after_all_the_output(tmp_path: Path) -> None:
+    """A build's whole --json report reaches the pipe, and an exit handler still runs after it."""
+    crops = [{"name": f"c{n}", "box": [n, n, 100, 100], "caption": "x " * 200} for n in range(40)]
+    spec = write_spec(tmp_path, crops)
+    done = _console(["dataset", "build", str(spec), "--json"],
+                    before="import atexit; atexit.register(lambda: print('handler ran', flush=True))")
+    assert done.returncode == 0, done.stderr
+    report, handler = done.stdout.splitlines()
+    assert len(json.loads(report)["rendered"]) == 40 and len(report) > 16_384  # more than one pipe buffer
+    assert handler == "handler ran"
+
+
+def test_a_message_exit_prints_it_with_status_1() -> None:
+    done = subprocess.run([sys.executable, "-c", "from kohya_prep.cli import exit_now; exit_now('stopped here')"],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (1, "stopped here\n")
+
+
+def test_a_thread_that_has_not_returned_is_waited_for() -> None:
+    """A non-daemon thread still running when the command ends gets the interpreter's normal exit, which waits.
+    The thread waits for a line on stdin that is sent only once the command's own output has arrived."""
+    thread = ("import sys, threading\n"
+              "threading.Thread(target=lambda: print('thread:', sys.stdin.readline().strip(), flush=True)).start()")
+    script = f"{thread}\nimport sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', '--version']\nmain()\n"
+    with subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None and child.stdin is not None
+        first = child.stdout.readline()
+        with contextlib.suppress(BrokenPipeError):  # a child that did not wait is gone already
+            child.stdin.write("go\n")
+            child.stdin.close()
+        rest = child.stdout.read()
+        status = child.wait(timeout=120)
+    assert first.startswith("kohya-prep, version ")
+    assert (rest, status) == ("thread: go\n", 0)
