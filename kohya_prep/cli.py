@@ -108,6 +108,12 @@ GC_THRESHOLD = (50_000, 20, 20)
 
 def main() -> None:
     """Console-script entry point."""
+    # numpy's OpenBLAS starts a thread for every core but one when numpy loads, and each spins for about 0.1 s
+    # before it sleeps: 90 ms of CPU taken from the render threads at the start of every build. kohya-prep makes no
+    # BLAS call (its integer matrix products are numpy's own loops), and its threads are the parallelism, as
+    # cv2.setNumThreads(1) says for OpenCV. A value the user set is kept; the doctor's probes inherit it.
+    if not os.environ.get("OPENBLAS_NUM_THREADS"):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
     gc.freeze()  # the imports' objects are never garbage: no collection walks them again
     gc.set_threshold(*GC_THRESHOLD)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,28 @@ def test_a_thread_that_has_not_returned_is_waited_for() -> None:
         status = child.wait(timeout=120)
     assert first.startswith("kohya-prep, version ")
     assert (rest, status) == ("thread: go\n", 0)
+
+
+_THREADS_AT_EXIT = ("import atexit, os\n"
+                    "def _count():\n"
+                    "    with open('/proc/self/status') as status:\n"
+                    "        threads = next(line.split()[1] for line in status if line.startswith('Threads:'))\n"
+                    "    print(threads, os.environ.get('OPENBLAS_NUM_THREADS'), flush=True)\n"
+                    "atexit.register(_count)")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="counts the process's threads in /proc")
+@pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("", "1"), ("2", "2")])
+def test_a_build_starts_no_blas_threads_unless_asked(tmp_path: Path, given: str | None, seen: str) -> None:
+    """numpy's OpenBLAS would start a spinning thread per core; a build makes no BLAS call, so it asks for none.
+    A value the user set is kept (and then OpenBLAS's threads are there at exit)."""
+    spec = write_spec(tmp_path, [{"name": "a", "box": [0, 0, 200, 200]}])
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    done = _console(["dataset", "build", str(spec)], before=_THREADS_AT_EXIT, env=env)
+    assert done.returncode == 0, done.stderr
+    threads, value = done.stdout.splitlines()[-1].split()
+    assert value == seen
+    if not given:
+        assert threads == "1"  # the main thread alone: render threads have returned, and no BLAS pool was made
