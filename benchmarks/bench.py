@@ -156,6 +156,8 @@ def photo_spec(folder: Path, count: int = 6) -> Path:
 # ru_maxrss across exec, so it would report the bench parent's peak instead of the build's.
 _CHILD = """
 import json, resource, sys, time
+from kohya_prep.cli import tune_process
+tune_process()  # as the console script runs
 from kohya_prep.build import BuildOptions, build_dataset
 from kohya_prep.spec import load_spec
 t = time.perf_counter()

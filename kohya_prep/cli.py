@@ -108,18 +108,25 @@ GC_THRESHOLD = (50_000, 20, 20)
 
 def main() -> None:
     """Console-script entry point."""
-    # numpy's OpenBLAS starts a thread for every core but one when numpy loads, and each spins for about 0.1 s
-    # before it sleeps: 90 ms of CPU taken from the render threads at the start of every build. kohya-prep makes no
-    # BLAS call (its integer matrix products are numpy's own loops), and its threads are the parallelism, as
-    # cv2.setNumThreads(1) says for OpenCV. A value the user set is kept; the doctor's probes inherit it.
-    if not os.environ.get("OPENBLAS_NUM_THREADS"):
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    gc.freeze()  # the imports' objects are never garbage: no collection walks them again
-    gc.set_threshold(*GC_THRESHOLD)
+    tune_process()
     try:
         cli(prog_name="kohya-prep")
     except SystemExit as done:
         exit_now(done.code)
+
+
+def tune_process() -> None:
+    """The settings of a process that runs one short command (the console script's; `make bench` builds under them).
+
+    numpy's OpenBLAS starts a thread for every core but one when numpy loads, and each spins for about 0.1 s before
+    it sleeps: 90 ms of CPU taken from the render threads at the start of every build. kohya-prep makes no BLAS call
+    (its integer matrix products are numpy's own loops), and its threads are the parallelism, as
+    cv2.setNumThreads(1) says for OpenCV. A value the user set is kept; the doctor's probes inherit it.
+    """
+    if not os.environ.get("OPENBLAS_NUM_THREADS"):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    gc.freeze()  # the imports' objects are never garbage: no collection walks them again
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def exit_now(code: str | int | None) -> NoReturn:
