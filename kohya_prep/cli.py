@@ -147,11 +147,13 @@ def exit_now(code: str | int | None) -> NoReturn:
         status = 1
     atexit._run_exitfuncs()
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None under pythonw
+            sys.stdout.flush()
     except (OSError, ValueError):  # a closed pipe (`| head`), or a stream closed already
         status = status or 120
     with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
     os._exit(status)
 
 
