@@ -67,9 +67,14 @@ def test_unknown_command_is_a_usage_error() -> None:
 # The console script leaves without the interpreter's teardown (cli.exit_now). These run it as a user does, in a
 # fresh process, and check that leaving that way loses nothing: status, output, exit handlers, running threads.
 
+def _console_script(before: str = "") -> str:
+    """`python -c` code that runs `before`, then the console script on its own arguments."""
+    return f"{before}\nimport sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', *sys.argv[1:]]\nmain()\n"
+
+
 def _console(args: list[str], before: str = "", **run: Any) -> subprocess.CompletedProcess[str]:
-    script = f"{before}\nimport sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', *sys.argv[1:]]\nmain()\n"
-    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120, **run)
+    return subprocess.run([sys.executable, "-c", _console_script(before), *args], capture_output=True, text=True,
+                          timeout=120, **run)
 
 
 @pytest.mark.parametrize(("args", "status", "stream", "start"), [
@@ -107,9 +112,8 @@ def test_a_thread_that_has_not_returned_is_waited_for() -> None:
     The thread waits for a line on stdin that is sent only once the command's own output has arrived."""
     thread = ("import sys, threading\n"
               "threading.Thread(target=lambda: print('thread:', sys.stdin.readline().strip(), flush=True)).start()")
-    script = f"{thread}\nimport sys\nfrom kohya_prep.cli import main\nsys.argv = ['kohya-prep', '--version']\nmain()\n"
-    with subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as child:
+    with subprocess.Popen([sys.executable, "-c", _console_script(thread), "--version"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None and child.stdin is not None
         first = child.stdout.readline()
         with contextlib.suppress(BrokenPipeError):  # a child that did not wait is gone already
@@ -132,8 +136,8 @@ _THREADS_AT_EXIT = ("import atexit, os\n"
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="counts the process's threads in /proc")
 @pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("", "1"), ("2", "2")])
 def test_a_build_starts_no_blas_threads_unless_asked(tmp_path: Path, given: str | None, seen: str) -> None:
-    """numpy's OpenBLAS would start a spinning thread per core; a build makes no BLAS call, so it asks for none.
-    A value the user set is kept (and then OpenBLAS's threads are there at exit)."""
+    """numpy's OpenBLAS would start a spinning thread for every core but one; a build makes no BLAS call, so it asks
+    for none. A value the user set is kept."""
     spec = write_spec(tmp_path, [{"name": "a", "box": [0, 0, 200, 200]}])
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     if given is not None:
